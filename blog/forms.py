@@ -1,0 +1,49 @@
+from django import forms
+from django.conf import settings
+
+from blog.models import Comment, Post
+
+
+class PostForm(forms.ModelForm):
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18}),
+        max_length=settings.POST_BODY_MAX_CHARS,
+        strip=False,
+        help_text="Markdown. Raw HTML is shown as text.",
+    )
+
+    class Meta:
+        model = Post
+        fields = ["title", "body"]
+
+    def clean_title(self):
+        title = self.cleaned_data["title"].strip()
+        if not title:
+            raise forms.ValidationError("A title needs at least one visible character.")
+        return title
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("Write something before saving.")
+        return body
+
+
+class CommentForm(forms.ModelForm):
+    text = forms.CharField(
+        label="Comment",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=5000,
+        help_text="Up to 5,000 characters of Markdown. Comments appear after moderation.",
+    )
+
+    class Meta:
+        model = Comment
+        fields = ["author_name", "text"]
+        labels = {"author_name": "Your name"}
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search posts", max_length=settings.SEARCH_QUERY_MAX_CHARS, required=False
+    )

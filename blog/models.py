@@ -1,0 +1,104 @@
+"""Posts and comments; "what is public" is defined once, on the querysets."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from blog.markdown import plain_summary, render_markdown
+
+
+class PostQuerySet(models.QuerySet):
+    def published(self):
+        """Posts readers can see: published, and not scheduled for the future."""
+        return self.filter(published_date__isnull=False, published_date__lte=timezone.now())
+
+    def drafts_of(self, user):
+        """The user's unpublished posts."""
+        return self.filter(author=user, published_date__isnull=True)
+
+    def editable_by(self, user):
+        """Posts the user may edit, publish or delete: their own, or all for staff."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(author=user)
+
+    def visible_to(self, user):
+        """Published posts, plus the ones the user may edit (their drafts)."""
+        if not user.is_authenticated:
+            return self.published()
+        if user.is_staff:
+            return self.all()
+        return self.filter(
+            Q(author=user) | Q(published_date__isnull=False, published_date__lte=timezone.now())
+        )
+
+
+class Post(models.Model):
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
+    )
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown.")
+    body_html = models.TextField(editable=False)
+    summary = models.CharField(max_length=300, editable=False, blank=True)
+    created_date = models.DateTimeField(default=timezone.now, editable=False)
+    updated_date = models.DateTimeField(auto_now=True)
+    published_date = models.DateTimeField(blank=True, null=True, db_index=True)
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_date", "-created_date"]
+        indexes = [models.Index(fields=["author", "published_date"], name="post_author_pub_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):
+        # Render once, serve many: pages show body_html and never render Markdown.
+        self.body_html = render_markdown(self.body)
+        self.summary = plain_summary(self.body_html)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("post_detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_date is not None and self.published_date <= timezone.now()
+
+
+class CommentQuerySet(models.QuerySet):
+    def approved(self):
+        return self.filter(approved=True)
+
+    def awaiting_moderation(self):
+        return self.filter(approved=False)
+
+
+class Comment(models.Model):
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    author_name = models.CharField("name", max_length=80)
+    text = models.TextField(max_length=5000)
+    text_html = models.TextField(editable=False)
+    created_date = models.DateTimeField(default=timezone.now, editable=False)
+    approved = models.BooleanField(default=False, db_index=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_date"]
+        indexes = [
+            models.Index(fields=["post", "approved", "created_date"], name="comment_post_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_name}: {self.text[:40]}"
+
+    def save(self, *args, **kwargs):
+        self.text_html = render_markdown(self.text)
+        super().save(*args, **kwargs)

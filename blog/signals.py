@@ -1,0 +1,17 @@
+"""Retire cached public pages once a change to a post or a comment is committed."""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from blog.models import Comment, Post
+from ops.pagecache import invalidate_public_pages
+
+
+@receiver([post_save, post_delete], sender=Post)
+@receiver([post_save, post_delete], sender=Comment)
+def content_changed(sender, instance, **kwargs) -> None:
+    # A comment waiting for moderation changes no public page.
+    if sender is Comment and not instance.approved:
+        return
+    transaction.on_commit(invalidate_public_pages)

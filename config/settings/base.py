@@ -1,0 +1,248 @@
+"""Settings shared by every environment; each environment module imports * from here.
+
+Every value that differs between environments is read from the environment (django-environ).
+"""
+
+import base64
+import hashlib
+import re
+import socket
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from psycopg_pool import ConnectionPool
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+
+# --- identity of this replica (shown on every page and by /whoami) -------------------------
+APP_VERSION = env("APP_VERSION", default="dev")
+POD_NAME = env("POD_NAME", default="") or socket.gethostname()
+THEME_COLOR = env("THEME_COLOR", default="orange")
+
+if not re.fullmatch(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}", THEME_COLOR):
+    raise ImproperlyConfigured(
+        f"THEME_COLOR must be a CSS colour name or #hex value, got {THEME_COLOR!r}"
+    )
+
+# The header colour is the one piece of inline CSS; the CSP allows exactly this text by hash,
+# so no other inline style can run and the page stays cacheable (no per-response nonce).
+THEME_STYLE = f":root{{--theme:{THEME_COLOR}}}"
+THEME_STYLE_HASH = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(THEME_STYLE.encode()).digest()).decode() + "'"
+)
+
+# --- core -------------------------------------------------------------------------------------
+DEBUG = False
+ALLOWED_HOSTS: list[str] = []
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "django.contrib.postgres",
+    "axes",
+    "csp",
+    "ops",
+    "blog",
+]
+
+MIDDLEWARE = [
+    # First, so probes answer before host validation, HTTPS redirects or sessions.
+    "ops.middleware.ProbeMiddleware",
+    "ops.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ops.context_processors.replica",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def database_from_url(url: str) -> dict:
+    """Build the default database from DATABASE_URL; PostgreSQL gets psycopg's pool."""
+    db = env.db_url_config(url)
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        options = db.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+        options["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+            # How long a request waits for a connection before the page answers 503.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+            # A connection broken by a PostgreSQL restart is replaced, not handed out.
+            "check": ConnectionPool.check_connection,
+            "max_idle": 300,
+        }
+        # PgBouncer in transaction mode cannot keep a server-side cursor across statements.
+        db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_PGBOUNCER", default=False)
+    return db
+
+
+# --- cache and sessions -----------------------------------------------------------------------
+def cache_from_url(url: str) -> dict:
+    """Redis when REDIS_URL is set (failures degrade to misses), else per-process memory."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": "kubeblog",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # A dead or stalled Redis costs each request at most these timeouts, never an error.
+            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
+            "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.5),
+            "IGNORE_EXCEPTIONS": True,
+        },
+    }
+
+
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "ops.cache"
+
+REDIS_URL = env("REDIS_URL", default="")
+CACHES = {"default": cache_from_url(REDIS_URL)}
+# The readiness probe fails when Redis is down only if asked to: losing the cache costs speed,
+# and taking every replica out of the load balancer for it would turn slowness into an outage.
+READYZ_REQUIRE_CACHE = env.bool("READYZ_REQUIRE_CACHE", default=False)
+
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+# Anonymous pages: shared caches (CDN, edge) may keep them PUBLIC_PAGE_TTL seconds and serve
+# them stale while revalidating for PUBLIC_PAGE_SWR more; the app cache keeps them as long.
+PUBLIC_PAGE_TTL = env.int("PUBLIC_PAGE_TTL", default=30)
+PUBLIC_PAGE_SWR = env.int("PUBLIC_PAGE_SWR", default=30)
+APP_PAGE_CACHE = env.bool("APP_PAGE_CACHE", default=True)
+
+# --- auth -------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "post_list"
+LOGOUT_REDIRECT_URL = "post_list"
+
+# Login brute force: after AXES_FAILURE_LIMIT failures for one account (from anywhere) or from
+# one address (over all accounts), further attempts are refused for AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip_for_axes"
+# How many proxies (ingress controller, load balancer) sit between clients and the app.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_VERBOSE = False
+
+# --- input limits -----------------------------------------------------------------------------
+POST_BODY_MAX_CHARS = 1_000_000
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # a 1 MB Markdown body, form-encoded, fits
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+SEARCH_QUERY_MAX_CHARS = 200
+COMMENT_RATE_LIMIT = env.int("COMMENT_RATE_LIMIT", default=5)  # comments per IP ...
+COMMENT_RATE_WINDOW = env.int("COMMENT_RATE_WINDOW", default=600)  # ... per this many seconds
+
+# --- i18n, static -----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- security headers that hold everywhere ----------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "ops.views.csrf_failure"
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", THEME_STYLE_HASH],
+        "img-src": ["'self'", "https:", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# --- logging: one JSON object per line on stdout ----------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "ops.logging.RequestContextFilter"}},
+    "formatters": {"json": {"()": "ops.logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_context"],
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Access lines come from ops.middleware (one per request, with its duration);
+        # Django's own per-request warnings would only repeat them.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"level": "ERROR"},
+    },
+}
+
+METRICS_ON_APP_PORT = env.bool("METRICS_ON_APP_PORT", default=False)

@@ -1,0 +1,15 @@
+"""A laptop: SQLite under var/, debug pages, no secrets needed."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, database_from_url, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+DATABASES = {
+    "default": database_from_url(
+        env("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+    )
+}
+METRICS_ON_APP_PORT = True

@@ -1,0 +1,62 @@
+"""Prometheus metrics, correct across gunicorn worker processes.
+
+In gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR (set by
+config/gunicorn.conf.py before any worker starts) and the master's metrics listener adds
+them up; a single process (runserver, tests) uses the default registry.
+"""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "kubeblog_http_requests_total",
+    "HTTP requests answered, by view, method and status.",
+    ["view", "method", "status"],
+)
+LATENCY = Histogram(
+    "kubeblog_http_request_duration_seconds",
+    "Time from the request reaching Django to the response leaving it.",
+    ["view"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_ERRORS = Counter(
+    "kubeblog_db_errors_total", "Requests or probes that failed to reach PostgreSQL."
+)
+CACHE_ERRORS = Counter(
+    "kubeblog_cache_errors_total", "Cache operations that failed and were treated as misses."
+)
+PAGE_CACHE = Counter(
+    "kubeblog_page_cache_total", "Anonymous page cache lookups, by result.", ["result"]
+)
+BUILD_INFO = Gauge(
+    "kubeblog_build_info",
+    "Always 1; the labels tell which version this replica runs.",
+    ["version", "replica"],
+    multiprocess_mode="max",
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def set_build_info(version: str, replica: str) -> None:
+    """Publish the build info sample for this process."""
+    BUILD_INFO.labels(version=version, replica=replica).set(1)
+
+
+def render() -> bytes:
+    """The current metrics in Prometheus text format."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

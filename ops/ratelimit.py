@@ -1,0 +1,21 @@
+"""A fixed-window rate limit kept in the shared cache, so it holds across replicas."""
+
+import time
+
+from django.core.cache import cache
+
+
+def hit(scope: str, who: str, *, limit: int, window: int) -> bool:
+    """Count one event for `who`; False once it exceeds `limit` per `window` seconds.
+
+    If the cache is down the limit is not enforced: the site stays usable and slower
+    defences (moderation, login lock-out in the database) still hold.
+    """
+    bucket = int(time.time() // window)
+    key = f"ratelimit:{scope}:{who}:{bucket}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        return True
+    return count is None or count <= limit
