@@ -35,3 +35,34 @@ def clear_marker() -> None:
     path = os.environ.get(ENV_VAR)
     if path:
         Path(path).unlink(missing_ok=True)
+
+
+def install(server, drain_seconds: float) -> None:
+    """Make the gunicorn master drain on SIGTERM before it stops.
+
+    First SIGTERM: mark the process as draining (readiness turns 503, so the load balancer
+    stops sending new requests) and keep serving for `drain_seconds`; then stop the usual
+    graceful way: listeners close, workers finish their requests within graceful_timeout.
+    A second SIGTERM during the wait stops at once, gracefully.
+    """
+    import signal
+    import threading
+    import time
+
+    graceful_stop = server.handle_term
+    state = {"draining": False}
+
+    def handle_term() -> None:
+        if state["draining"] or drain_seconds <= 0:
+            graceful_stop()  # raises StopIteration: gunicorn's graceful shutdown
+        state["draining"] = True
+        begin_draining()
+        server.log.info("SIGTERM: draining for %ss before stopping", drain_seconds)
+
+        def stop_later() -> None:
+            time.sleep(drain_seconds)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=stop_later, name="drain", daemon=True).start()
+
+    server.handle_term = handle_term

@@ -41,7 +41,10 @@ def readyz(request):
         if checks["migrations"] != "ok":
             failed.append("migrations")
     body = {"status": "ok" if not failed else "unavailable", "failed": failed, **checks}
-    return _no_store(JsonResponse(body, status=503 if failed else 200))
+    response = JsonResponse(body, status=503 if failed else 200)
+    # A not-ready replica is routine (start-up, draining): no ERROR line from django.request.
+    response._has_been_logged = True
+    return _no_store(response)
 
 
 def whoami(request):

@@ -1,0 +1,88 @@
+"""gunicorn settings for kubeblog; every value can be changed through the environment.
+
+Timing on shutdown (see docs/operations.md): DRAIN_SECONDS + GUNICORN_GRACEFUL_TIMEOUT must
+stay below the orchestrator's grace period (Kubernetes terminationGracePeriodSeconds).
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from config.startup import load_settings_or_exit
+
+# Check the configuration in the master, before any worker starts: a missing variable stops
+# start-up here with one line naming it.
+load_settings_or_exit("config.settings.production")
+
+from ops import draining  # noqa: E402
+from ops.cgroup import available_cpus  # noqa: E402
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+wsgi_app = "config.wsgi:application"
+bind = [f"0.0.0.0:{_int('PORT', 8000)}"]
+
+_cpus = available_cpus()
+workers = _int("GUNICORN_WORKERS", 2 * _cpus)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 4)
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+preload_app = True  # workers fork from a loaded app: faster start, shared memory
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+# Longer than any load balancer's idle timeout in front, so it never reuses a closed socket.
+keepalive = _int("GUNICORN_KEEPALIVE", 75)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = max_requests // 10
+control_socket_disable = True  # no runtime control socket: read-only filesystem, no need
+
+accesslog = "-"
+errorlog = "-"
+logger_class = "ops.gunicorn_logging.JsonLogger"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS") or 5)
+METRICS_PORT = _int("METRICS_PORT", 9000)
+
+# This file runs in the master before the app is preloaded, so the workers inherit these:
+# the drain marker and the directory where every worker writes its metric samples.
+_master_pid = os.getpid()
+os.environ[draining.ENV_VAR] = str(draining.marker_for(_master_pid))
+_metrics_dir = Path(tempfile.gettempdir()) / f"kubeblog-metrics-{_master_pid}"
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+_metrics_dir.mkdir(parents=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+
+def when_ready(server):
+    draining.install(server, DRAIN_SECONDS)
+    if METRICS_PORT:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(METRICS_PORT, registry=registry)
+        server.log.info("metrics on port %s", METRICS_PORT)
+
+
+def post_fork(server, worker):
+    from django.conf import settings
+
+    from ops.metrics import set_build_info
+
+    set_build_info(settings.APP_VERSION, settings.POD_NAME)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    draining.clear_marker()
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
