@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, then the product on SQLite, then everything on PostgreSQL 15 and
+# Redis (started here, stopped at the end), including the image, manifest and browser suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+V=.venv/bin
+
+echo "== lint"
+$V/ruff check .
+$V/ruff format --check .
+
+echo "== product tests on SQLite"
+DATABASE_URL= REDIS_URL= $V/pytest -q -m "not postgres" blog ops
+
+echo "== every suite on PostgreSQL 15 and Redis"
+$V/python -m tests.services -- $V/pytest -q "$@"
