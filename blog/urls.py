@@ -1,5 +1,6 @@
 from django.contrib.sitemaps.views import sitemap
 from django.urls import path
+from django.views.decorators.http import require_safe
 
 from blog import views
 from blog.feeds import LatestPostsFeed
@@ -18,8 +19,8 @@ urlpatterns = [
     path("post/<int:pk>/comment/", views.comment_create, name="add_comment_to_post"),
     path("comment/<int:pk>/approve/", views.comment_approve, name="comment_approve"),
     path("comment/<int:pk>/remove/", views.comment_remove, name="comment_remove"),
-    path("search/", public_page(views.search), name="search"),
-    path("feed/", public_page(LatestPostsFeed()), name="feed"),
-    path("sitemap.xml", public_page(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
-    path("robots.txt", public_page(views.robots_txt), name="robots_txt"),
+    path("search/", public_page(require_safe(views.search)), name="search"),
+    path("feed/", public_page(require_safe(LatestPostsFeed())), name="feed"),
+    path("sitemap.xml", public_page(require_safe(sitemap)), {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", public_page(require_safe(views.robots_txt)), name="robots_txt"),
 ]

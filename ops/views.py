@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from ops import metrics
 from ops.draining import is_draining
@@ -18,12 +19,14 @@ logger = logging.getLogger(__name__)
 _migrations_applied = False
 
 
+@require_safe
 def healthz(request):
     """Liveness: the process answers. Touches no dependency, so a database outage never
     makes the kubelet restart healthy replicas."""
     return _no_store(JsonResponse({"status": "ok"}))
 
 
+@require_safe
 def readyz(request):
     """Readiness: 200 only if this replica should receive traffic, else 503 naming why."""
     checks = {
@@ -47,11 +50,13 @@ def readyz(request):
     return _no_store(response)
 
 
+@require_safe
 def whoami(request):
     """Which replica and version answered; never cached anywhere."""
     return _no_store(JsonResponse(identity()))
 
 
+@require_safe
 def metrics_view(request):
     """Prometheus metrics on the app port, only where METRICS_ON_APP_PORT allows it.
 

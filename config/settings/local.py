@@ -1,5 +1,7 @@
 """A laptop: SQLite under var/, debug pages, no secrets needed."""
 
+import warnings
+
 from .base import *  # noqa: F403
 from .base import BASE_DIR, database_from_url, env
 
@@ -9,7 +11,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 
 DATABASES = {
     "default": database_from_url(
-        env("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+        env("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
     )
 }
 METRICS_ON_APP_PORT = True
+
+# Static files come from the app folders through WhiteNoise's finders; no collectstatic here.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")

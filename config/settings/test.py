@@ -1,5 +1,7 @@
 """The test suite: SQLite unless DATABASE_URL points at the PostgreSQL the test run started."""
 
+import warnings
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -7,9 +9,7 @@ DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default="sqlite:///:memory:"),
-}
+DATABASES = {"default": env.db_url_config(env("DATABASE_URL", default="") or "sqlite:///:memory:")}
 # Tests run inside transactions and need no pool; the pool itself is exercised by the
 # tests that start real gunicorn processes with the production settings.
 DATABASES["default"]["TEST"] = {"NAME": None}
@@ -21,3 +21,12 @@ STORAGES = {
 }
 METRICS_ON_APP_PORT = True
 LOG_LEVEL = "WARNING"
+# Most tests look at pages right after changing data inside one transaction, where the page
+# cache's on-commit invalidation never runs; the page cache tests switch it on themselves.
+APP_PAGE_CACHE = False
+# Each test can count comments without tripping the per-IP limit set for real traffic.
+COMMENT_RATE_LIMIT = 1000
+
+# Static files come from the app folders through WhiteNoise's finders; no collectstatic here.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")

@@ -1,0 +1,227 @@
+"""Who may do what: every URL pattern, every role, GET and POST, in one table.
+
+A URL pattern without a row here fails test_every_url_pattern_has_a_rule, so a new view
+cannot ship without its permissions being stated and checked.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from blog.models import Comment, Post
+from blog.tests.factories import CommentFactory, PostFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "other", "author", "staff")
+LOGIN = "login"  # a redirect to the login page
+
+
+@dataclass
+class World:
+    author: object
+    other: object
+    staff: object
+    post: Post
+    draft: Post
+    comment: Comment
+
+
+@pytest.fixture
+def world() -> World:
+    author = UserFactory(username="alice")
+    post = PostFactory(author=author, title="Published")
+    return World(
+        author=author,
+        other=UserFactory(username="mallory"),
+        staff=UserFactory(username="sam", is_staff=True),
+        post=post,
+        draft=PostFactory(author=author, title="Draft", draft=True),
+        comment=CommentFactory(post=post, approved=False, text="pending"),
+    )
+
+
+@dataclass
+class Rule:
+    path: Callable[[World], str]
+    get: dict[str, int | str]
+    post: dict[str, int | str]
+    data: Callable[[World], dict] = lambda w: {}
+    # After a POST by each role: did the change happen? (None: nothing to check.)
+    changed: Callable[[World], bool] | None = None
+
+
+def everyone(status):
+    return dict.fromkeys(ROLES, status)
+
+
+def members(status, anonymous=LOGIN, other=None):
+    return {
+        "anonymous": anonymous,
+        "other": status if other is None else other,
+        "author": status,
+        "staff": status,
+    }
+
+
+def _published(w):
+    return Post.objects.get(pk=w.draft.pk).published_date is not None
+
+
+def _post_gone(w):
+    return not Post.objects.filter(pk=w.post.pk).exists()
+
+
+def _post_edited(w):
+    return Post.objects.get(pk=w.post.pk).title == "Edited title"
+
+
+def _comment_approved(w):
+    return Comment.objects.get(pk=w.comment.pk).approved
+
+
+def _comment_gone(w):
+    return not Comment.objects.filter(pk=w.comment.pk).exists()
+
+
+RULES: dict[str, Rule] = {
+    "post_list": Rule(lambda w: "/", everyone(200), everyone(405)),
+    "post_detail": Rule(lambda w: f"/post/{w.post.pk}/", everyone(200), everyone(405)),
+    "post_detail:draft": Rule(
+        lambda w: f"/post/{w.draft.pk}/",
+        {"anonymous": 404, "other": 404, "author": 200, "staff": 200},
+        everyone(405),
+    ),
+    "post_new": Rule(
+        lambda w: "/post/new/",
+        members(200),
+        members(302),
+        data=lambda w: {"title": "New", "body": "Text"},
+    ),
+    "post_edit": Rule(
+        lambda w: f"/post/{w.post.pk}/edit/",
+        members(200, other=404),
+        members(302, other=404),
+        data=lambda w: {"title": "Edited title", "body": "New text"},
+        changed=_post_edited,
+    ),
+    "post_draft_list": Rule(lambda w: "/drafts/", members(200), members(405)),
+    "post_publish": Rule(
+        lambda w: f"/post/{w.draft.pk}/publish/",
+        everyone(405),
+        members(302, other=404),
+        changed=_published,
+    ),
+    "post_remove": Rule(
+        lambda w: f"/post/{w.post.pk}/remove/",
+        everyone(405),
+        members(302, other=404),
+        changed=_post_gone,
+    ),
+    "add_comment_to_post": Rule(
+        lambda w: f"/post/{w.post.pk}/comment/",
+        everyone(200),
+        everyone(302),
+        data=lambda w: {"author_name": "Reader", "text": "Hello"},
+    ),
+    "add_comment_to_post:draft": Rule(
+        lambda w: f"/post/{w.draft.pk}/comment/",
+        everyone(404),
+        everyone(404),
+        data=lambda w: {"author_name": "Reader", "text": "Hello"},
+    ),
+    "comment_approve": Rule(
+        lambda w: f"/comment/{w.comment.pk}/approve/",
+        everyone(405),
+        members(302, other=404),
+        changed=_comment_approved,
+    ),
+    "comment_remove": Rule(
+        lambda w: f"/comment/{w.comment.pk}/remove/",
+        everyone(405),
+        members(302, other=404),
+        changed=_comment_gone,
+    ),
+    "search": Rule(lambda w: "/search/?q=published", everyone(200), everyone(405)),
+    "feed": Rule(lambda w: "/feed/", everyone(200), everyone(405)),
+    "sitemap": Rule(lambda w: "/sitemap.xml", everyone(200), everyone(405)),
+    "robots_txt": Rule(lambda w: "/robots.txt", everyone(200), everyone(405)),
+    "login": Rule(
+        lambda w: "/accounts/login/",
+        everyone(200),
+        everyone(200),
+        data=lambda w: {"username": "nobody", "password": "wrong"},
+    ),
+    "logout": Rule(lambda w: "/accounts/logout/", everyone(405), everyone(302)),
+    "healthz": Rule(lambda w: "/healthz", everyone(200), everyone(405)),
+    "readyz": Rule(lambda w: "/readyz", everyone(200), everyone(405)),
+    "whoami": Rule(lambda w: "/whoami", everyone(200), everyone(405)),
+    "metrics": Rule(lambda w: "/metrics", everyone(200), everyone(405)),
+    # The admin site has its own rules (staff only); its index stands for all its pages.
+    "admin": Rule(
+        lambda w: "/admin/",
+        {"anonymous": LOGIN, "other": LOGIN, "author": LOGIN, "staff": 200},
+        {"anonymous": LOGIN, "other": LOGIN, "author": LOGIN, "staff": 200},
+    ),
+}
+
+
+def _names(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                yield "admin"
+            else:
+                yield from _names(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            yield pattern.name
+
+
+def test_every_url_pattern_has_a_rule():
+    names = set(_names(get_resolver().url_patterns))
+    assert None not in names, "every URL pattern needs a name"
+    missing = names - {key.split(":")[0] for key in RULES}
+    assert not missing, f"URL patterns without an authorization rule: {sorted(missing)}"
+
+
+def _client_for(client, world, role):
+    user = {"anonymous": None, "other": world.other, "author": world.author, "staff": world.staff}[
+        role
+    ]
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _check(response, expected):
+    if expected == LOGIN:
+        assert response.status_code == 302, response
+        assert response["Location"].startswith(("/accounts/login/", "/admin/login/"))
+    else:
+        assert response.status_code == expected
+
+
+CASES = [(name, role) for name in RULES for role in ROLES]
+
+
+@pytest.mark.parametrize(("name", "role"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
+def test_get(client, world, name, role):
+    rule = RULES[name]
+    response = _client_for(client, world, role).get(rule.path(world))
+    _check(response, rule.get[role])
+
+
+@pytest.mark.parametrize(("name", "role"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
+def test_post(client, world, name, role):
+    rule = RULES[name]
+    before = rule.changed(world) if rule.changed else None
+    response = _client_for(client, world, role).post(rule.path(world), rule.data(world))
+    expected = rule.post[role]
+    _check(response, expected)
+    if rule.changed is not None:
+        allowed = expected == 302 and role in ("author", "staff")
+        assert rule.changed(world) is (allowed or before), (
+            f"{role} {'could not' if allowed else 'could'} change data through {name}"
+        )
