@@ -5,6 +5,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.utils.cache import patch_cache_control
 
 from ops import metrics, views
 from ops.logging import request_id_var
@@ -61,3 +62,20 @@ class RequestContextMiddleware:
     @staticmethod
     def _is_static(request) -> bool:
         return request.path_info.startswith(settings.STATIC_URL)
+
+
+class PrivateByDefaultMiddleware:
+    """Any response that did not choose its caching is personal: `private, no-store`.
+
+    Only views wrapped in ops.pagecache.public_page (and static files) may be shared, so a new
+    view can never leak one user's page to another through a CDN by forgetting a header.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     # First, so probes answer before host validation, HTTPS redirects or sessions.
     "ops.middleware.ProbeMiddleware",
     "ops.middleware.RequestContextMiddleware",
+    "ops.middleware.PrivateByDefaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",

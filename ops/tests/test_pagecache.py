@@ -1,0 +1,134 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from blog.tests.factories import CommentFactory, PostFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def page_cache_on(settings):
+    settings.APP_PAGE_CACHE = True
+    settings.PUBLIC_PAGE_TTL = 30
+    settings.PUBLIC_PAGE_SWR = 60
+
+
+@pytest.fixture
+def author():
+    return UserFactory(username="alice")
+
+
+def test_anonymous_pages_are_public_for_shared_caches(client, author):
+    post = PostFactory(author=author)
+    for url in ["/", f"/post/{post.pk}/", "/feed/", "/search/?q=x", "/sitemap.xml"]:
+        response = client.get(url)
+        cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert cache_control == {
+            "public",
+            "max-age=0",
+            "s-maxage=30",
+            "stale-while-revalidate=60",
+        }, url
+        assert "Cookie" in response["Vary"]
+
+
+def test_second_anonymous_view_is_served_without_the_database(client, author):
+    PostFactory(author=author, title="Cached title")
+    first = client.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get("/")
+    assert len(queries) == 0
+    assert second.content == first.content
+    assert b"Cached title" in second.content
+
+
+def test_logged_in_pages_are_private_and_never_cached(client, author):
+    client.force_login(author)
+    post = PostFactory(author=author)
+    for url in ["/", f"/post/{post.pk}/", "/drafts/", "/post/new/"]:
+        response = client.get(url)
+        assert "private" in response["Cache-Control"], url
+        assert "no-store" in response["Cache-Control"], url
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/")
+    assert len(queries) > 0
+
+
+def test_pages_with_a_csrf_form_are_private(client, author):
+    post = PostFactory(author=author)
+    response = client.get(f"/post/{post.pk}/comment/")
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_a_flash_message_is_never_served_from_or_stored_in_the_cache(client, author):
+    post = PostFactory(author=author)
+    client.get(f"/post/{post.pk}/")  # cache the page
+    client.post(f"/post/{post.pk}/comment/", {"author_name": "R", "text": "hi"})
+    page = client.get(f"/post/{post.pk}/")
+    assert b"will appear once the author approves it" in page.content
+    assert "no-store" in page["Cache-Control"]
+    client.cookies.pop("messages", None)
+    again = client.get(f"/post/{post.pk}/")
+    assert b"will appear once" not in again.content
+
+
+@pytest.mark.parametrize("change", ["publish", "edit", "approve", "remove_post"])
+def test_changes_to_public_content_retire_cached_pages(
+    client, author, change, django_capture_on_commit_callbacks
+):
+    post = PostFactory(author=author, title="Before")
+    draft = PostFactory(author=author, title="Fresh draft", draft=True)
+    comment = CommentFactory(post=post, approved=False, text="Moderated words")
+    home = client.get("/").content
+    detail = client.get(f"/post/{post.pk}/").content
+    assert b"Fresh draft" not in home and b"Moderated words" not in detail
+
+    actor = UserFactory(username="alice-browser")
+    actor.is_staff = True
+    actor.save()
+    writer = client.__class__()
+    writer.force_login(actor)
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "publish":
+            writer.post(f"/post/{draft.pk}/publish/")
+        elif change == "edit":
+            writer.post(f"/post/{post.pk}/edit/", {"title": "After", "body": "x"})
+        elif change == "approve":
+            writer.post(f"/comment/{comment.pk}/approve/")
+        else:
+            writer.post(f"/post/{post.pk}/remove/")
+
+    home = client.get("/").content
+    if change == "publish":
+        assert b"Fresh draft" in home
+    elif change == "edit":
+        assert b"After" in home and b"Before" not in home
+    elif change == "approve":
+        assert b"Moderated words" in client.get(f"/post/{post.pk}/").content
+    else:
+        assert b"Before" not in home
+        assert client.get(f"/post/{post.pk}/").status_code == 404
+
+
+def test_a_new_comment_awaiting_moderation_keeps_the_cache(
+    client, author, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from ops.pagecache import GENERATION_KEY
+
+    post = PostFactory(author=author)
+    before = cache.get(GENERATION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/post/{post.pk}/comment/", {"author_name": "R", "text": "hi"})
+    assert cache.get(GENERATION_KEY) == before
+
+
+def test_replicas_and_versions_keep_separate_copies(client, author, settings):
+    PostFactory(author=author)
+    settings.POD_NAME = "web-1"
+    assert b"web-1" in client.get("/").content
+    settings.POD_NAME = "web-2"
+    assert b"web-2" in client.get("/").content
