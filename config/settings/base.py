@@ -11,7 +11,6 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-from psycopg_pool import ConnectionPool
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -105,10 +104,15 @@ def database_from_url(url: str) -> dict:
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
             # How long a request waits for a connection before the page answers 503.
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
-            # A connection broken by a PostgreSQL restart is replaced, not handed out.
-            "check": ConnectionPool.check_connection,
             "max_idle": 300,
+            # Give up a failing reconnect loop quickly (psycopg's backoff doubles without a
+            # cap); the next request that needs a connection starts a fresh attempt, so the
+            # pool reconnects within a request of PostgreSQL coming back.
+            "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=2.0),
         }
+        # The pool checks each connection before handing it out, so one broken by a
+        # PostgreSQL restart is replaced instead of failing a request.
+        db["CONN_HEALTH_CHECKS"] = True
         # PgBouncer in transaction mode cannot keep a server-side cursor across statements.
         db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_PGBOUNCER", default=False)
     return db

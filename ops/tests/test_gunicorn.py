@@ -1,0 +1,179 @@
+"""A real gunicorn with production settings: probes, draining on SIGTERM, metrics, logs."""
+
+import threading
+import time
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.gunicorn_process import Gunicorn, production_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app(pg_server, redis_server):
+    env = production_env(
+        pg_server.url, REDIS_URL=redis_server.url, DJANGO_SETTINGS_MODULE="tests.gunicorn_settings"
+    )
+    with Gunicorn(env) as server:
+        server.wait_until("/readyz", 200)
+        yield server
+
+
+def test_probes_answer_any_host_while_other_urls_keep_allowed_hosts(app):
+    for host in ["10.0.3.7:8000", "web-5d9c7.default.pod", "evil.example"]:
+        assert app.get("/healthz", headers={"Host": host}).status_code == 200
+        assert app.get("/readyz", headers={"Host": host}).status_code == 200
+        assert app.get("/", headers={"Host": host}).status_code == 400
+    assert app.get("/", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_probes_are_not_redirected_to_https(pg_server):
+    env = production_env(pg_server.url, SECURE_SSL_REDIRECT="true")
+    with Gunicorn(env) as server:
+        assert server.get("/healthz").status_code == 200
+        assert server.get("/readyz").status_code == 200
+        home = server.get("/", headers={"Host": "localhost"})
+        assert home.status_code == 301
+        assert home.headers["Location"] == "https://localhost/"
+
+
+def test_security_headers_in_production(app):
+    response = app.get("/", headers={"Host": "localhost", "X-Forwarded-Proto": "https"})
+    headers = response.headers
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+
+
+def test_static_files_have_hashed_names_and_immutable_caching(app):
+    import re
+
+    home = app.get("/", headers={"Host": "localhost"}).text
+    css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', home)
+    assert css, "the stylesheet is served under a content-hashed name"
+    response = app.get(css.group(1), headers={"Host": "localhost", "Accept-Encoding": "br, gzip"})
+    assert response.status_code == 200
+    assert "immutable" in response.headers["Cache-Control"]
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    assert response.headers.get("Content-Encoding") in ("br", "gzip")
+
+
+def test_metrics_add_up_across_workers_and_parse(app):
+    assert len(app.worker_pids()) == 2
+    before = _requests_for(app, "post_list")
+    for _ in range(40):
+        assert app.get("/", headers={"Host": "localhost"}).status_code == 200
+    after = _requests_for(app, "post_list")
+    assert after - before == 40
+    families = _metrics(app)
+    build = families["kubeblog_build_info"].samples
+    assert {s.labels["version"] for s in build} == {"test"}
+    assert "kubeblog_http_request_duration_seconds" in families
+    # Not on the public port in production:
+    assert app.get("/metrics", headers={"Host": "localhost"}).status_code == 404
+
+
+def test_log_lines_are_json_with_request_ids(app):
+    response = app.get("/", headers={"Host": "localhost", "X-Request-ID": "trace-abc-123"})
+    assert response.headers["X-Request-ID"] == "trace-abc-123"
+    generated = app.get("/", headers={"Host": "localhost"}).headers["X-Request-ID"]
+    time.sleep(0.2)
+    lines = app.json_lines()  # raises if any line is not JSON
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    ids = {line["request_id"] for line in access}
+    assert {"trace-abc-123", generated} <= ids
+    for line in access:
+        assert {
+            "time",
+            "level",
+            "message",
+            "method",
+            "path",
+            "status",
+            "duration_ms",
+            "replica",
+            "version",
+        } <= line.keys()
+    assert all(line["replica"] == "test-replica" for line in lines)
+
+
+def test_no_password_or_session_id_reaches_the_logs(app, pg_server):
+    session = requests.Session()
+    login = f"{app.url}/accounts/login/"
+    session.get(login, headers={"Host": "localhost"})
+    token = session.cookies["csrftoken"]
+    secret_password = "Sup3r-secret-Passw0rd-in-a-form"
+    session.post(
+        login,
+        data={"username": "nobody", "password": secret_password, "csrfmiddlewaretoken": token},
+        headers={"Host": "localhost", "Referer": login},
+    )
+    session.get(app.url + "/", headers={"Host": "localhost", "Cookie": "sessionid=abcsecret123"})
+    time.sleep(0.2)
+    output = app.output()
+    assert secret_password not in output
+    assert token not in output
+    assert "abcsecret123" not in output
+
+
+def test_sigterm_drains_then_stops_without_failing_a_request(pg_server):
+    env = production_env(
+        pg_server.url,
+        DJANGO_SETTINGS_MODULE="tests.gunicorn_settings",
+        DRAIN_SECONDS="2",
+        GUNICORN_GRACEFUL_TIMEOUT="10",
+    )
+    server = Gunicorn(env).start()
+    try:
+        server.wait_until("/readyz", 200)
+        slow = {}
+        in_flight = threading.Thread(
+            target=lambda: slow.update(r=server.get("/_test/slow?ms=3500", timeout=30))
+        )
+        in_flight.start()
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        server.terminate()
+
+        not_ready_after = server.wait_until("/readyz", 503, timeout=2)
+        statuses = []
+        while time.monotonic() - signalled < 1.5:  # inside the 2 s drain window
+            statuses.append(server.get("/", headers={"Host": "localhost"}).status_code)
+            time.sleep(0.05)
+        exit_code = server.wait(timeout=30)
+        stopped_after = time.monotonic() - signalled
+        in_flight.join(30)
+    finally:
+        server.stop()
+    print(
+        f"readiness 503 after {not_ready_after * 1000:.0f} ms; exit {exit_code} after "
+        f"{stopped_after:.2f} s (drain 2 s, in-flight request 3.5 s)"
+    )
+    assert not_ready_after < 1
+    assert statuses and set(statuses) == {200}
+    assert slow["r"].status_code == 200
+    assert exit_code == 0
+    assert 2 <= stopped_after < 2 + 10
+    with pytest.raises(requests.ConnectionError):
+        server.get("/healthz", timeout=2)
+
+
+def _metrics(app) -> dict:
+    text = requests.get(f"http://127.0.0.1:{app.metrics_port}/", timeout=5).text
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def _requests_for(app, view: str) -> float:
+    family = _metrics(app).get("kubeblog_http_requests")
+    if family is None:
+        return 0
+    return sum(
+        s.value
+        for s in family.samples
+        if s.name.endswith("_total") and s.labels.get("view") == view
+    )

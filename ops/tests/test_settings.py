@@ -1,0 +1,100 @@
+"""Production settings: fail fast with one clear line, and pass Django's deployment checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+COMPLETE = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "a-test-only-key-that-is-long-enough-for-django-checks-0123456789",
+    "DATABASE_URL": "postgres://u:p@127.0.0.1:1/db",
+    "ALLOWED_HOSTS": "blog.example.com",
+}
+
+
+def _run(args, env):
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], **env},
+    )
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ["manage.py", "check"],
+        ["-c", "import config.wsgi"],
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.conf.py"],
+    ],
+    ids=["manage.py", "wsgi", "gunicorn"],
+)
+def test_a_missing_variable_stops_start_up_with_one_line_naming_it(missing, entry):
+    env = {k: v for k, v in COMPLETE.items() if k != missing}
+    if entry[0].endswith("gunicorn"):
+        result = subprocess.run(
+            entry,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ["PATH"], **env},
+        )
+    else:
+        result = _run(entry, env)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"kubeblog: configuration error: Set the {missing} environment variable"]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_bad_theme_colour_is_refused(tmp_path):
+    result = _run(["manage.py", "check"], {**COMPLETE, "THEME_COLOR": "red;}body{display:none"})
+    assert result.returncode == 2
+    assert "THEME_COLOR must be a CSS colour name or #hex value" in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], COMPLETE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_never_generates_a_secret_key():
+    source = (ROOT / "config" / "settings" / "production.py").read_text()
+    assert 'env("DJANGO_SECRET_KEY")' in source
+    assert "get_random_secret_key" not in source
+
+
+def test_database_url_gets_a_pool_with_health_checks():
+    from config.settings.base import database_from_url
+
+    db = database_from_url("postgres://u:p@db.internal:5432/blog")
+    pool = db["OPTIONS"]["pool"]
+    assert pool["max_size"] == 4
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert pool["timeout"] == 3.0
+    assert db["DISABLE_SERVER_SIDE_CURSORS"] is False
+    assert "pool" not in database_from_url("sqlite:///x.db").get("OPTIONS", {})
+
+
+def test_pgbouncer_mode_disables_server_side_cursors(monkeypatch):
+    monkeypatch.setenv("DATABASE_PGBOUNCER", "true")
+    from config.settings.base import database_from_url
+
+    assert database_from_url("postgres://u:p@pooler:5432/blog")["DISABLE_SERVER_SIDE_CURSORS"]
+
+
+def test_make_migrations_is_clean(db):
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

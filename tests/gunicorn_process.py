@@ -1,0 +1,146 @@
+"""A real gunicorn running kubeblog with production settings, for tests on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from tests.services import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+
+
+def production_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment a replica gets, pointed at this machine's test servers."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "test-only-gunicorn-secret-key-" + "x" * 30,
+        "DATABASE_URL": database_url,
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "APP_VERSION": "test",
+        "POD_NAME": "test-replica",
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_THREADS": "4",
+        "DRAIN_SECONDS": "1",
+        "GUNICORN_GRACEFUL_TIMEOUT": "10",
+        "STATIC_ROOT": str(ROOT / "build" / "test-static"),
+    }
+    env.update(extra)
+    return env
+
+
+def collectstatic(env: dict[str, str]) -> None:
+    """Production settings need the static manifest; build it once per run."""
+    if (Path(env["STATIC_ROOT"]) / "staticfiles.json").exists():
+        return
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate_locked", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+class Gunicorn:
+    """Start with `start()`, stop with `terminate()` (SIGTERM) or `kill()`; logs in `log`."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.env = {**env, "PORT": str(self.port), "METRICS_PORT": str(self.metrics_port)}
+        self.log = Path(tempfile.mkstemp(prefix="kubeblog-gunicorn-", suffix=".log")[1])
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> Gunicorn:
+        collectstatic(self.env)
+        self.started_at = time.monotonic()
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "-c", "config/gunicorn.conf.py"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_until("/healthz", 200)
+        return self
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        kwargs.setdefault("allow_redirects", False)
+        return requests.get(self.url + path, **kwargs)
+
+    def wait_until(self, path: str, status: int, timeout: float = 20.0) -> float:
+        """Poll `path` until it answers `status`; return the seconds it took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.output()}")
+            try:
+                if self.get(path, timeout=5).status_code == status:
+                    return time.monotonic() - started
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"{path} did not answer {status} within {timeout}s\n{self.output()}")
+
+    def worker_pids(self) -> set[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
+        return {int(pid) for pid in out.split()}
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def json_lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.output().splitlines() if line.strip()]
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        self.log.unlink(missing_ok=True)
