@@ -30,3 +30,7 @@ COMMENT_RATE_LIMIT = 1000
 # Static files come from the app folders through WhiteNoise's finders; no collectstatic here.
 WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+
+# Flags migrations that would break the previous release during a rolling update.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_migration_linter"]  # noqa: F405
+MIGRATION_LINTER_OPTIONS = {"exclude_apps": ["admin", "auth", "contenttypes", "sessions", "axes"]}

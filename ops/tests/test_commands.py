@@ -1,0 +1,99 @@
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from ops.management.commands.migrate_locked import MIGRATION_LOCK_ID
+from tests.gunicorn_process import ROOT, production_env
+from tests.services import PostgresServer
+
+
+def _migrate_process(url: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "migrate_locked"],
+        cwd=ROOT,
+        env=production_env(url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        return {row[0] for row in rows}
+
+
+@pytest.mark.slow
+def test_migrate_waits_for_the_advisory_lock_then_applies_everything():
+    with PostgresServer() as pg:
+        holder = psycopg.connect(pg.url, autocommit=True)
+        holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+        process = _migrate_process(pg.url)
+        time.sleep(3)
+        assert process.poll() is None, "migrate must wait while another replica holds the lock"
+        assert "blog_post" not in _tables(pg.url)
+        holder.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
+        holder.close()
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, output
+        assert "blog_post" in _tables(pg.url)
+
+
+@pytest.mark.slow
+def test_two_replicas_migrating_at_once_both_succeed():
+    with PostgresServer() as pg:
+        first, second = _migrate_process(pg.url), _migrate_process(pg.url)
+        outputs = [p.communicate(timeout=120)[0] for p in (first, second)]
+        assert [first.returncode, second.returncode] == [0, 0], outputs
+        with psycopg.connect(pg.url) as conn:
+            applied = conn.execute(
+                "SELECT app, name, count(*) FROM django_migrations GROUP BY app, name "
+                "HAVING count(*) > 1"
+            ).fetchall()
+        assert applied == [], "no migration was applied twice"
+        assert {"blog_post", "blog_comment", "auth_user"} <= _tables(pg.url)
+
+
+@pytest.mark.django_db
+def test_ensure_superuser_creates_then_updates_idempotently(monkeypatch, django_user_model):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root-admin")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "first-password-123")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "admin@example.invalid")
+    call_command("ensure_superuser")
+    call_command("ensure_superuser")
+    user = django_user_model.objects.get(username="root-admin")
+    assert user.is_superuser and user.is_staff
+    assert user.check_password("first-password-123")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "rotated-password-456")
+    call_command("ensure_superuser")
+    user.refresh_from_db()
+    assert user.check_password("rotated-password-456")
+    assert django_user_model.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_ensure_superuser_names_what_is_missing(monkeypatch):
+    monkeypatch.delenv("DJANGO_SUPERUSER_USERNAME", raising=False)
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_PASSWORD"):
+        call_command("ensure_superuser")
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent(tmp_path, settings):
+    from blog.models import Post
+
+    settings.DEBUG = True
+    call_command("seed_demo", password_file=str(tmp_path / "login.txt"))
+    first = (tmp_path / "login.txt").read_text()
+    count = Post.objects.count()
+    call_command("seed_demo", password_file=str(tmp_path / "login.txt"))
+    assert Post.objects.count() == count >= 3
+    assert (tmp_path / "login.txt").read_text() == first
+    assert Post.objects.published().count() == count

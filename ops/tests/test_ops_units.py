@@ -1,0 +1,143 @@
+import json
+import logging
+
+import pytest
+from django.test import RequestFactory
+
+from ops.cgroup import available_cpus, cpu_quota
+from ops.client_ip import client_ip
+from ops.logging import JsonFormatter, scrub
+
+
+def test_cgroup_v2_quota(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cpu_quota(str(tmp_path)) == 1.5
+    assert available_cpus(str(tmp_path)) == min(2, available_cpus("/nonexistent"))
+
+
+def test_cgroup_v2_unlimited_and_v1(tmp_path):
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(str(tmp_path)) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("50000")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000")
+    assert cpu_quota(str(v1)) == 0.5
+    assert available_cpus(str(v1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "expected"),
+    [
+        (0, "1.1.1.1", "10.0.0.9"),
+        (1, "1.1.1.1", "1.1.1.1"),
+        (1, "6.6.6.6, 1.1.1.1", "1.1.1.1"),  # the client cannot spoof the trusted hop
+        (2, "6.6.6.6, 1.1.1.1, 10.0.0.2", "1.1.1.1"),
+        (1, "", "10.0.0.9"),
+    ],
+)
+def test_client_ip_trusts_only_known_proxies(settings, hops, forwarded, expected):
+    settings.TRUSTED_PROXY_COUNT = hops
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_request_ids_are_kept_when_sane_and_replaced_when_not(client, db):
+    assert client.get("/healthz").status_code == 200
+    kept = client.get("/whoami", HTTP_X_REQUEST_ID="abc-123")
+    assert kept["X-Request-ID"] == "abc-123"
+    replaced = client.get("/whoami", HTTP_X_REQUEST_ID="<script>" + "x" * 300)
+    assert replaced["X-Request-ID"] != "abc-123"
+    assert len(replaced["X-Request-ID"]) == 32
+
+
+def test_readyz_reports_each_check(client, db):
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["database"] == "ok"
+    assert body["migrations"] == "ok"
+    assert body["draining"] == "no"
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_readyz_is_503_while_draining(client, db, monkeypatch, tmp_path):
+    marker = tmp_path / "draining"
+    monkeypatch.setenv("KUBEBLOG_DRAIN_FILE", str(marker))
+    assert client.get("/readyz").status_code == 200
+    marker.touch()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["draining"]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_json_formatter_writes_one_parseable_line_and_scrubs_secrets():
+    record = logging.LogRecord(
+        "x",
+        logging.ERROR,
+        __file__,
+        1,
+        "connecting to postgres://app:hunter2@db/x with password=abc",
+        None,
+        None,
+    )
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR"
+    assert "hunter2" not in line and "password=abc" not in line
+
+
+@pytest.mark.parametrize(
+    ("raw", "hidden"),
+    [
+        ("Cookie: sessionid=abc123def; csrftoken=xyz789", ["abc123def", "xyz789"]),
+        ("csrfmiddlewaretoken=tok123&password=pw456", ["tok123", "pw456"]),
+        ("redis://default:s3cret@redis:6379/0", ["s3cret"]),
+        ('{"password": "pw789"}', ["pw789"]),
+    ],
+)
+def test_scrub(raw, hidden):
+    cleaned = scrub(raw)
+    for value in hidden:
+        assert value not in cleaned
+
+
+def test_metrics_view_on_the_app_port_only_when_enabled(client, settings, db):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client.get("/")
+    response = client.get("/metrics")
+    names = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    assert "kubeblog_http_requests" in names
+    settings.METRICS_ON_APP_PORT = False
+    assert client.get("/metrics").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_request_that_fails_midway_leaves_nothing_half_written(client):
+    """Deleting a post removes its comments, then the post: a failure in between rolls back."""
+    from django.db.models.signals import post_delete
+
+    from blog.models import Comment, Post
+    from blog.tests.factories import CommentFactory, PostFactory, UserFactory
+
+    author = UserFactory(username="alice")
+    post = PostFactory(author=author)
+    CommentFactory.create_batch(3, post=post)
+
+    def fail_after_first_comment(sender, instance, **kwargs):
+        raise RuntimeError("the process died here")
+
+    post_delete.connect(fail_after_first_comment, sender=Comment)
+    client.raise_request_exception = False
+    try:
+        client.force_login(author)
+        response = client.post(f"/post/{post.pk}/remove/")
+    finally:
+        post_delete.disconnect(fail_after_first_comment, sender=Comment)
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content
+    assert Post.objects.filter(pk=post.pk).exists()
+    assert Comment.objects.filter(post=post).count() == 3
