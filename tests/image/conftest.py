@@ -98,6 +98,9 @@ class AppContainer:
     def get(self, path: str, **kwargs):
         return http_get(self.port, path, **kwargs)
 
+    def get_metrics(self):
+        return http_get(self.metrics_port, "/metrics")
+
     def logs(self) -> str:
         result = podman("logs", self.name, check=False)
         return (result.stdout + result.stderr)[-4000:]

@@ -1,0 +1,93 @@
+"""compose.yaml is valid for Docker Compose and runs the app as Kubernetes does; the HAProxy
+configuration it mounts is valid. (No registry here: the stack itself is not started.)"""
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.image.conftest import ROOT
+
+pytestmark = pytest.mark.image
+
+
+def compose_config(directory) -> subprocess.CompletedProcess:
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.fail("docker-compose is missing (scripts/system-deps.sh test installs it)")
+    return subprocess.run(
+        [compose, "--file", "compose.yaml", "config"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def project(tmp_path):
+    """compose.yaml beside an .env made from .env.example, as a newcomer would set it up."""
+    shutil.copy(ROOT / "compose.yaml", tmp_path / "compose.yaml")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    return tmp_path
+
+
+def test_compose_file_is_valid(project):
+    result = compose_config(project)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    services = config["services"]
+    assert set(services) == {"db", "redis", "migrate", "web", "lb"}
+    assert "pgdata" in config["volumes"]
+
+    for name in ("migrate", "web"):
+        app = services[name]
+        assert app["image"] == "kubeblog:dev"
+        assert app["user"] == "10001:10001"
+        assert app["read_only"] is True
+        assert app["tmpfs"] == ["/tmp"]
+        assert app["cap_drop"] == ["ALL"]
+        assert "no-new-privileges:true" in app["security_opt"]
+        assert app["environment"]["DATABASE_URL"].startswith("postgres://kubeblog:")
+        assert app["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+
+    web = services["web"]
+    assert "ports" not in web, "a published port would stop `--scale web=3`"
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "DJANGO_SUPERUSER_PASSWORD" not in web["environment"]
+    assert "DJANGO_SUPERUSER_PASSWORD" in services["migrate"]["environment"]
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    # Only the load balancer is reachable, and only from this machine.
+    assert all(port.startswith("127.0.0.1:") for port in services["lb"]["ports"])
+
+
+def test_compose_refuses_to_start_without_the_secrets(tmp_path):
+    shutil.copy(ROOT / "compose.yaml", tmp_path / "compose.yaml")
+    (tmp_path / ".env").write_text("POSTGRES_USER=kubeblog\nPOSTGRES_DB=kubeblog\n")
+    result = compose_config(tmp_path)
+    assert result.returncode != 0
+    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+def test_env_example_holds_no_real_secret():
+    values = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for key in ("POSTGRES_PASSWORD", "DJANGO_SECRET_KEY", "DJANGO_SUPERUSER_PASSWORD"):
+        assert values[key].startswith("CHANGE-ME"), key
+
+
+def test_haproxy_config_is_valid():
+    haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
+    if haproxy is None:
+        pytest.fail("haproxy is missing (scripts/system-deps.sh test installs it)")
+    result = subprocess.run(
+        [haproxy, "-c", "-f", str(ROOT / "deploy/local/haproxy.cfg")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
