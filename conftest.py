@@ -3,6 +3,9 @@
 import pytest
 from django.db import connection
 
+from tests.gunicorn_process import migrate, production_env
+from tests.services import PostgresServer, RedisServer
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
@@ -26,3 +29,17 @@ def _fresh_cache():
 @pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    """A migrated PostgreSQL of the module's own, which its tests may stop and start."""
+    with PostgresServer() as server:
+        migrate(production_env(server.url))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    with RedisServer() as server:
+        yield server

@@ -1,0 +1,128 @@
+"""A person in Chromium: log in, write a draft, publish it, comment, approve the comment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.gunicorn_process import ROOT, Gunicorn, production_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "build" / "screenshots"
+PASSWORD = "browser-test-password-4821"
+
+
+@pytest.fixture(scope="module")
+def site(pg_server, redis_server):
+    env = production_env(
+        pg_server.url, REDIS_URL=redis_server.url, APP_VERSION="1.0.0", THEME_COLOR="orange"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User;"
+            f"User.objects.filter(username='writer').exists() or "
+            f"User.objects.create_user('writer', password='{PASSWORD}')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with Gunicorn(env) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (make test installs it with apt)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_author_and_reader_journey(site, browser):
+    base = f"http://localhost:{site.port}"
+    author = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors: list[str] = []
+    author.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    author.goto(f"{base}/")
+    expect(author.locator(".version")).to_have_text("1.0.0")
+    author.get_by_role("link", name="Log in").click()
+    author.get_by_label("Username").fill("writer")
+    author.get_by_label("Password").fill(PASSWORD)
+    author.get_by_role("button", name="Log in").click()
+    expect(author.get_by_role("button", name="Log out writer")).to_be_visible()
+
+    author.get_by_role("link", name="New post").click()
+    author.get_by_label("Title").fill("Hello from Chromium")
+    author.get_by_label("Body").fill("Written in a **real** browser.\n\n- one\n- two")
+    _shot(author, "1-new-post")
+    author.get_by_role("button", name="Save draft").click()
+    expect(author.locator(".badge", has_text="Draft")).to_be_visible()
+    author.get_by_role("link", name="Drafts").click()
+    expect(author.get_by_role("link", name="Hello from Chromium", exact=True)).to_be_visible()
+    author.get_by_role("link", name="Hello from Chromium", exact=True).click()
+    author.get_by_role("button", name="Publish").click()
+    expect(author.get_by_text("Published.")).to_be_visible()
+    _shot(author, "2-published")
+
+    reader_context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    reader = reader_context.new_page()
+    reader.goto(f"{base}/")
+    expect(reader.get_by_role("link", name="Hello from Chromium", exact=True)).to_be_visible()
+    _shot(reader, "3-home-on-a-phone")
+    reader.get_by_role("link", name="Hello from Chromium", exact=True).click()
+    expect(reader.locator(".post-body strong", has_text="real")).to_be_visible()
+    reader.get_by_role("link", name="Leave a comment").click()
+    reader.get_by_label("Your name").fill("Rita Reader")
+    reader.get_by_label("Comment").fill("Lovely *post*!")
+    reader.get_by_role("button", name="Send comment").click()
+    expect(reader.get_by_text("will appear once the author approves it")).to_be_visible()
+    expect(reader.get_by_text("Lovely")).to_have_count(0)
+    _shot(reader, "4-comment-waiting")
+
+    author.reload()
+    expect(author.locator(".pending", has_text="Lovely")).to_be_visible()
+    author.get_by_role("button", name="Approve").click()
+    expect(author.get_by_text("Comment approved.")).to_be_visible()
+    _shot(author, "5-approved")
+
+    reader.goto(reader.url)
+    expect(reader.locator(".comment-body em", has_text="post")).to_be_visible()
+    _shot(reader, "6-comment-shown")
+
+    author.get_by_role("button", name="Log out writer").click()
+    expect(author.get_by_role("link", name="Log in")).to_be_visible()
+    assert errors == [], f"browser console errors (CSP violations show here): {errors}"
+    reader_context.close()
+    assert len(os.listdir(SHOTS)) >= 6
