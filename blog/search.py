@@ -18,17 +18,19 @@ def post_search_vector() -> SearchVector:
     )
 
 
+def full_text_matches(posts, text: str):
+    """Filter posts by a PostgreSQL web-search style query (quotes, or, -word)."""
+    query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+    return posts.alias(document=post_search_vector()).filter(document=query), query
+
+
 def search_posts(text: str):
     """Published posts matching the query, best match first."""
     posts = Post.objects.published().select_related("author").defer("body", "body_html")
     if connection.vendor == "postgresql":
-        vector = post_search_vector()
-        query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-        return (
-            posts.alias(document=vector)
-            .filter(document=query)
-            .annotate(rank=SearchRank(vector, query))
-            .order_by("-rank", "-published_date")
+        matches, query = full_text_matches(posts, text)
+        return matches.annotate(rank=SearchRank(post_search_vector(), query)).order_by(
+            "-rank", "-published_date"
         )
     condition = Q()
     for term in text.split()[:MAX_TERMS]:

@@ -1,7 +1,8 @@
 import pytest
 from django.db import connection
 
-from blog.search import search_posts
+from blog.models import Post
+from blog.search import full_text_matches, search_posts
 from blog.tests.factories import PostFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,9 @@ def test_postgres_search_understands_web_search_syntax(posts):
 
 @pytest.mark.postgres
 def test_postgres_search_uses_the_gin_index(posts):
-    queryset = search_posts("kubernetes")
+    # Whether the planner prefers it depends on the table's size; that it *can* use it is what
+    # shows the query's expression and the index's are the same.
+    queryset, _ = full_text_matches(Post.objects.all(), "kubernetes")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.explain()
