@@ -21,12 +21,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 COPY requirements.lock /tmp/requirements.lock
 # The lock is the complete set, every wheel pinned by hash: pip installs exactly that and
-# resolves nothing more (--no-deps). Wheels only, so no compiler is needed. pip and
-# setuptools leave afterwards: nothing installs at run time, and the image is smaller.
+# resolves nothing more (--no-deps), then `pip check` fails the build if the lock misses a
+# dependency for this Python. Wheels only, so no compiler is needed. pip and setuptools
+# leave afterwards: nothing installs at run time, and the image is smaller.
 RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps --only-binary=:all: \
         -r /tmp/requirements.lock \
+ && /opt/venv/bin/pip check \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
  && find /opt/venv -depth -name '*.po' -path '*/locale/*' -delete
 
