@@ -1,0 +1,262 @@
+"""NetworkPolicies allow exactly the flows of the design, no more, no fewer.
+
+A small evaluator of NetworkPolicy semantics (policies select pods; a selected pod accepts
+only what some policy of its namespace allows, per direction; a connection needs the
+source's egress and the destination's ingress) runs over the rendered policies, between:
+- the pods the overlay renders (one per workload template),
+- the pods operators make from custom resources (CloudNativePG instances and PgBouncer,
+  labelled as the operator labels them, including cnpg.io/cluster on PgBouncer pods so
+  that a selector which forgets to exclude them is caught),
+- stand-ins for what lives elsewhere: ingress-nginx, Prometheus, cluster DNS, the
+  CloudNativePG operator, and "outside" (the Kubernetes API, object storage, a log
+  aggregator: addresses outside the pod network).
+Every (source, destination, port) the policies allow is compared with the expected set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.manifests.render import labels_match, objects, of_kind, pod_template, workloads
+
+TCP, UDP = "TCP", "UDP"
+OUTSIDE_PORTS = (80, 443, 5432, 6443, 24224)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    namespace: str | None  # None: outside the cluster
+    labels: dict = field(hash=False)
+    ports: tuple[tuple[str | None, int, str], ...] = ()  # (name, number, protocol)
+    namespace_labels: dict = field(default_factory=dict, hash=False)
+
+
+def external_endpoints() -> list[Endpoint]:
+    def ns(name: str) -> dict:
+        return {"kubernetes.io/metadata.name": name}
+
+    return [
+        Endpoint(
+            "ingress-nginx",
+            "ingress-nginx",
+            {"app.kubernetes.io/name": "ingress-nginx"},
+            namespace_labels=ns("ingress-nginx"),
+        ),
+        Endpoint(
+            "prometheus",
+            "monitoring",
+            {"app.kubernetes.io/name": "prometheus"},
+            namespace_labels=ns("monitoring"),
+        ),
+        Endpoint(
+            "kube-dns",
+            "kube-system",
+            {"k8s-app": "kube-dns"},
+            ((None, 53, UDP), (None, 53, TCP)),
+            ns("kube-system"),
+        ),
+        Endpoint(
+            "cnpg-operator",
+            "cnpg-system",
+            {"app.kubernetes.io/name": "cloudnative-pg"},
+            namespace_labels=ns("cnpg-system"),
+        ),
+        Endpoint("outside", None, {}, tuple((None, p, TCP) for p in OUTSIDE_PORTS)),
+    ]
+
+
+def rendered_endpoints(objs: list[dict]) -> list[Endpoint]:
+    endpoints = []
+    for obj in workloads(objs):
+        template = pod_template(obj)
+        ports = tuple(
+            (p.get("name"), p["containerPort"], p.get("protocol", TCP))
+            for c in template["spec"]["containers"]
+            for p in c.get("ports", [])
+        )
+        namespace = obj["metadata"]["namespace"]
+        endpoints.append(
+            Endpoint(
+                obj["metadata"]["name"],
+                namespace,
+                template["metadata"]["labels"],
+                ports,
+                {"kubernetes.io/metadata.name": namespace},
+            )
+        )
+    for cluster in of_kind(objs, "Cluster"):
+        namespace = cluster["metadata"]["namespace"]
+        endpoints.append(
+            Endpoint(
+                "cnpg-instance",
+                namespace,
+                {"cnpg.io/cluster": cluster["metadata"]["name"], "cnpg.io/podRole": "instance"},
+                (("postgresql", 5432, TCP), ("metrics", 9187, TCP), ("status", 8000, TCP)),
+                {"kubernetes.io/metadata.name": namespace},
+            )
+        )
+    for pooler in of_kind(objs, "Pooler"):
+        namespace = pooler["metadata"]["namespace"]
+        endpoints.append(
+            Endpoint(
+                "cnpg-pooler",
+                namespace,
+                {
+                    "cnpg.io/poolerName": pooler["metadata"]["name"],
+                    "cnpg.io/cluster": pooler["spec"]["cluster"]["name"],
+                    "cnpg.io/podRole": "pooler",
+                },
+                (("pgbouncer", 5432, TCP), ("metrics", 9127, TCP)),
+                {"kubernetes.io/metadata.name": namespace},
+            )
+        )
+    return endpoints
+
+
+def peer_matches(peer: dict, policy_namespace: str, other: Endpoint) -> bool:
+    if "ipBlock" in peer:
+        return other.namespace is None
+    if other.namespace is None:
+        return False
+    if "namespaceSelector" in peer:
+        if not labels_match(peer["namespaceSelector"], other.namespace_labels):
+            return False
+    elif other.namespace != policy_namespace:
+        return False
+    return labels_match(peer.get("podSelector", {}), other.labels)
+
+
+def port_matches(rule_ports: list[dict] | None, port: tuple[str | None, int, str]) -> bool:
+    if not rule_ports:
+        return True
+    name, number, protocol = port
+    for rule in rule_ports:
+        if rule.get("protocol", TCP) != protocol:
+            continue
+        wanted = rule.get("port")
+        if wanted is None or wanted == number or (name is not None and wanted == name):
+            return True
+    return False
+
+
+def allowed(policies: list[dict], direction: str, pod: Endpoint, other: Endpoint, port) -> bool:
+    """Whether `pod` accepts this flow in `direction` (ingress: from other; egress: to
+    other, on port of the destination)."""
+    if pod.namespace is None:
+        return True
+    kind = "Ingress" if direction == "ingress" else "Egress"
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == pod.namespace
+        and kind in p["spec"].get("policyTypes", ["Ingress"])
+        and labels_match(p["spec"]["podSelector"], pod.labels)
+    ]
+    if not selecting:
+        return True
+    peer_key = "from" if direction == "ingress" else "to"
+    for policy in selecting:
+        for rule in policy["spec"].get(direction, []):
+            peers = rule.get(peer_key)
+            if peers and not any(peer_matches(p, pod.namespace, other) for p in peers):
+                continue
+            if port_matches(rule.get("ports"), port):
+                return True
+    return False
+
+
+def flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
+    policies = of_kind(objs, "NetworkPolicy")
+    endpoints = rendered_endpoints(objs) + external_endpoints()
+    result = set()
+    for src in endpoints:
+        for dst in endpoints:
+            for port in dst.ports:
+                if allowed(policies, "egress", src, dst, port) and allowed(
+                    policies, "ingress", dst, src, port
+                ):
+                    result.add((src.name, dst.name, port[1], port[2]))
+    # Traffic among stand-ins is none of our business.
+    ours = {e.name for e in rendered_endpoints(objs)}
+    return {f for f in result if f[0] in ours or f[1] in ours}
+
+
+def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
+    names = {e.name for e in rendered_endpoints(objs)}
+    app_pods = {e.name for e in rendered_endpoints(objs) if e.name != "fluent-bit"}
+    dns = {(pod, "kube-dns", 53, proto) for pod in app_pods for proto in (UDP, TCP)}
+    expected = {
+        ("ingress-nginx", "web", 8000, TCP),
+        ("prometheus", "web", 9000, TCP),
+        *dns,
+    }
+    if "postgres" in names:
+        expected |= {("web", "postgres", 5432, TCP), ("postgres-backup", "postgres", 5432, TCP)}
+    if "redis" in names:
+        expected |= {("web", "redis", 6379, TCP)}
+    if "cnpg-instance" in names:
+        expected |= {
+            ("web", "cnpg-pooler", 5432, TCP),
+            ("web", "cnpg-instance", 5432, TCP),  # migrations, past the pooler
+            ("cnpg-pooler", "cnpg-instance", 5432, TCP),
+            ("cnpg-instance", "cnpg-instance", 5432, TCP),  # replication
+            ("cnpg-operator", "cnpg-instance", 5432, TCP),
+            ("cnpg-operator", "cnpg-instance", 8000, TCP),
+            ("prometheus", "cnpg-instance", 9187, TCP),
+            ("prometheus", "cnpg-pooler", 9127, TCP),
+            *{
+                (pod, "outside", p, TCP)
+                for pod in ("cnpg-instance", "cnpg-pooler")
+                for p in (443, 6443)
+            },
+        }
+    if "fluent-bit" in names:
+        expected |= {
+            ("fluent-bit", "kube-dns", 53, UDP),
+            ("fluent-bit", "kube-dns", 53, TCP),
+            ("prometheus", "fluent-bit", 2020, TCP),
+            *{("fluent-bit", "outside", p, TCP) for p in (443, 6443, 24224)},
+        }
+    return expected
+
+
+def test_network_policies_allow_exactly_the_designed_flows(objs):
+    actual, expected = flows(objs), expected_flows(objs)
+    assert not actual - expected, f"allowed but not designed: {sorted(actual - expected)}"
+    assert not expected - actual, f"designed but blocked: {sorted(expected - actual)}"
+
+
+def test_every_namespace_with_pods_has_a_default_deny(objs):
+    namespaces = {e.namespace for e in rendered_endpoints(objs)}
+    for namespace in namespaces:
+        deny = [
+            p
+            for p in of_kind(objs, "NetworkPolicy")
+            if p["metadata"]["namespace"] == namespace
+            and p["spec"]["podSelector"] == {}
+            and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+            and not p["spec"].get("ingress")
+            and not p["spec"].get("egress")
+        ]
+        assert len(deny) == 1, f"namespace {namespace}: one default-deny policy"
+
+
+def test_evaluator_sees_a_widened_policy():
+    """The check can fail: an egress rule opened to everything shows up as new flows
+    (web -> outside, web -> postgres-backup's ports, ...)."""
+    objs = objects("local")
+    policy = next(
+        p for p in of_kind(objs, "NetworkPolicy") if p["metadata"]["name"] == "web-to-redis"
+    )
+    policy["spec"]["egress"] = [{}]
+    with pytest.raises(AssertionError, match="allowed but not designed"):
+        test_network_policies_allow_exactly_the_designed_flows(objs)
+
+
+def test_evaluator_sees_a_missing_policy():
+    objs = [o for o in objects("local") if o["metadata"]["name"] != "redis-from-web"]
+    with pytest.raises(AssertionError, match="designed but blocked"):
+        test_network_policies_allow_exactly_the_designed_flows(objs)

@@ -1,0 +1,202 @@
+"""Smoke test: the web Deployment as the local overlay renders it, played by `podman kube play`
+with the locally built image and a real PostgreSQL on the host.
+
+It runs the manifest's own init containers (migrate_locked, ensure-superuser), security
+context (uid 10001, read-only root, no capabilities, no privilege escalation), ConfigMap and
+downward API, then checks that the pod becomes ready and serves the home page.
+
+Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
+(see `adapt_for_podman`):
+ 1. hostNetwork: true. The test's PostgreSQL listens on the host's 127.0.0.1 only, and
+    traffic stays on loopback. So PORT and METRICS_PORT become free ports of the host.
+ 2. Container `ports` removed: podman refuses port mappings with host networking.
+ 3. Probes removed: podman runs an httpGet probe as `curl` inside the container, and the
+    image has no curl. The test makes the same requests from outside.
+ 4. Secrets: podman does not read Kubernetes Secrets from a manifest. Each reference is
+    replaced by a literal throwaway value: DJANGO_SECRET_KEY, DATABASE_URL (to the test's
+    PostgreSQL, in place of the $(DATABASE_PASSWORD) composition), and DJANGO_SUPERUSER_*
+    for the ensure-superuser init container, so that its create path runs.
+ 5. REDIS_URL removed: the cache is optional by design, and no Redis runs here.
+ 6. Downward API metadata.namespace and status.podIP are not supported by podman: literal
+    values. metadata.name (POD_NAME) is kept.
+ 7. restartPolicy: Never: podman 4.3 restarts finished init containers under "Always".
+ 8. One replica, a unique Deployment name, a unique name for the /tmp volume (podman makes
+    a named volume of an emptyDir, and `kube down` leaves it: the test removes it), and the
+    image tag `dev` (what scripts/build-image.sh builds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+import psycopg
+import pytest
+import yaml
+
+from tests.manifests.render import REPO, get, objects, pod_template
+from tests.services import PostgresServer, free_port
+
+pytestmark = [pytest.mark.image, pytest.mark.slow]
+
+IMAGE = "kubeblog:dev"
+READY_TIMEOUT = 90.0
+
+
+def podman(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    env.setdefault("CONTAINERS_CONF", str(REPO / "deploy" / "local" / "containers.conf"))
+    result = subprocess.run(
+        ["podman", *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"podman {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def http_get(port: int, path: str, host: str = "localhost") -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def adapt_for_podman(
+    *,
+    name: str,
+    volume: str,
+    database_url: str,
+    port: int,
+    metrics_port: int,
+    admin: dict[str, str],
+) -> list[dict]:
+    """The local overlay's web Deployment and its ConfigMap, adapted as the docstring says."""
+    objs = objects("local")
+    deployment = get(objs, "Deployment", "web")
+    podspec = pod_template(deployment)["spec"]
+    config_name = podspec["containers"][0]["envFrom"][0]["configMapRef"]["name"]
+    config = get(objs, "ConfigMap", config_name)
+    config["data"].update(PORT=str(port), METRICS_PORT=str(metrics_port))  # 1
+
+    deployment["metadata"]["name"] = name  # 8
+    deployment["spec"]["replicas"] = 1  # 8
+    podspec["hostNetwork"] = True  # 1
+    podspec["restartPolicy"] = "Never"  # 7
+    (tmp,) = podspec["volumes"]
+    tmp["name"] = volume  # 8
+    literal = {
+        "metadata.namespace": "kubeblog",
+        "status.podIP": "127.0.0.1",
+    }
+    for container in [*podspec["initContainers"], *podspec["containers"]]:
+        assert container["image"].startswith("kubeblog:")
+        container["image"] = IMAGE  # 8
+        container.pop("ports", None)  # 2
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # 3
+            container.pop(probe, None)
+        for mount in container.get("volumeMounts", []):
+            mount["name"] = volume  # 8
+        container["envFrom"] = [s for s in container["envFrom"] if "secretRef" not in s]  # 4
+        env = []
+        for var in container.get("env", []):
+            if var["name"] in ("DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL"):  # 4, 5
+                continue
+            field = var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+            if field in literal:  # 6
+                var = {"name": var["name"], "value": literal[field]}
+            env.append(var)
+        env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
+        env.append({"name": "DATABASE_URL", "value": database_url})
+        if container["name"] == "ensure-superuser":
+            env += [{"name": k, "value": v} for k, v in admin.items()]
+        container["env"] = env
+    return [config, deployment]
+
+
+@pytest.fixture(scope="module")
+def podman_ready():
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (scripts/system-deps.sh image installs it)")
+    if podman("image", "exists", IMAGE, check=False).returncode != 0:
+        pytest.skip(f"image {IMAGE} not built: run `make image` (scripts/build-image.sh) first")
+
+
+def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
+    run = uuid.uuid4().hex[:8]
+    name, volume = f"kubeblog-play-{run}", f"kubeblog-play-tmp-{run}"
+    port, metrics_port = free_port(), free_port()
+    admin = {
+        "DJANGO_SUPERUSER_USERNAME": "admin",
+        "DJANGO_SUPERUSER_PASSWORD": "kube-play-" + uuid.uuid4().hex,
+        "DJANGO_SUPERUSER_EMAIL": "admin@example.com",
+    }
+    manifest = tmp_path / "web.yaml"
+    with PostgresServer() as pg:
+        manifest.write_text(
+            yaml.safe_dump_all(
+                adapt_for_podman(
+                    name=name,
+                    volume=volume,
+                    database_url=pg.url,
+                    port=port,
+                    metrics_port=metrics_port,
+                    admin=admin,
+                )
+            )
+        )
+        try:
+            podman("kube", "play", str(manifest))
+            status, body = 0, b""
+            deadline = time.monotonic() + READY_TIMEOUT
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError):
+                    status, body = http_get(port, "/readyz", host="10.0.0.1")
+                    if status == 200:
+                        break
+                time.sleep(0.5)
+            assert status == 200, f"/readyz never answered 200: {status} {body[:300]!r}"
+            assert json.loads(body)["migrations"] == "ok", "the migrate init container ran"
+
+            # Probes answer with any Host header, over plain HTTP, no redirect.
+            assert http_get(port, "/healthz", host="10.0.0.1")[0] == 200
+            status, page = http_get(port, "/")
+            assert status == 200 and b"<html" in page.lower()
+            status, who = http_get(port, "/whoami")
+            identity = json.loads(who)
+            assert identity["replica"].startswith(name), "POD_NAME from the downward API"
+            assert identity["version"] == "1.0.0" and identity["color"] == "orange"
+            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=10)
+            conn.request("GET", "/metrics")
+            assert b"kubeblog_http_requests_total" in conn.getresponse().read()
+            conn.close()
+
+            with psycopg.connect(pg.url) as db:
+                row = db.execute(
+                    "SELECT is_superuser FROM auth_user WHERE username = %s",
+                    [admin["DJANGO_SUPERUSER_USERNAME"]],
+                ).fetchone()
+            assert row == (True,), "the ensure-superuser init container made the admin"
+
+            # What podman applied from the pod's security context.
+            web_ctr = f"{identity['replica']}-web"
+            info = json.loads(podman("inspect", web_ctr).stdout)[0]
+            assert info["HostConfig"]["ReadonlyRootfs"] is True
+            assert info["Config"]["User"].split(":")[0] == "10001"
+            assert "no-new-privileges" in info["HostConfig"]["SecurityOpt"]
+            assert not info["HostConfig"]["CapAdd"]
+            played = podman("logs", web_ctr)
+            logs = played.stdout + played.stderr
+            lines = [line for line in logs.splitlines() if line.startswith("{")]
+            assert lines and all(json.loads(line) for line in lines), "JSON lines on stdout"
+        finally:
+            podman("kube", "down", str(manifest), check=False)
+            podman("volume", "rm", "--force", volume, check=False)

@@ -1,0 +1,669 @@
+"""Policy checks on the rendered objects of every overlay: what a reviewer would check by eye.
+
+Each test reads real rendered content; tests at the bottom show that the detectors fire.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from django.urls import resolve
+
+from ops.middleware import ProbeMiddleware
+from tests.manifests.render import (
+    DOCS,
+    K8S,
+    REPO,
+    all_containers,
+    containers,
+    effective_env,
+    get,
+    ident,
+    labels_match,
+    objects,
+    of_kind,
+    pod_template,
+    workloads,
+)
+
+APP_IMAGE = "kubeblog"
+
+# Pod templates allowed to depart from Pod Security "restricted", and why. They still drop
+# every capability, forbid privilege escalation and keep a read-only root filesystem.
+RESTRICTED_EXCEPTIONS = {
+    ("DaemonSet", "fluent-bit"): "reads the node's root-owned log files through hostPath; "
+    "runs in its own namespace (see deploy/k8s/checkov-skips.yaml)",
+}
+
+# Selector keys that name what a pod is, and never change over its life.
+STABLE_SELECTOR_KEYS = {
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/component",
+    "cnpg.io/cluster",
+    "cnpg.io/poolerName",
+    "k8s-app",
+}
+
+# Every Secret any overlay refers to: who makes it, which keys it may hold, which of them the
+# app cannot start without. docs/kubernetes.md must name each one.
+DOCUMENTED_SECRETS = {
+    "kubeblog-app": {
+        "origin": "operator of the site (kubectl create secret, from app.secret.env)",
+        "keys": {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FALLBACKS", "DATABASE_URL", "REDIS_URL"},
+        "required": {"DJANGO_SECRET_KEY"},
+    },
+    "kubeblog-admin": {
+        "origin": "operator of the site, optional (first administrator)",
+        "keys": {
+            "DJANGO_SUPERUSER_USERNAME",
+            "DJANGO_SUPERUSER_PASSWORD",
+            "DJANGO_SUPERUSER_EMAIL",
+        },
+        "required": set(),
+    },
+    "kubeblog-postgres": {
+        "origin": "operator of the site (postgres component)",
+        "keys": {"password"},
+        "required": {"password"},
+    },
+    "kubeblog-db-app": {
+        "origin": "the CloudNativePG operator (bootstrap.initdb owner)",
+        "keys": {"username", "password", "host", "port", "dbname", "uri", "pgpass"},
+        "required": {"password"},
+    },
+    "kubeblog-backup-s3": {
+        "origin": "operator of the site (object storage credentials)",
+        "keys": {"ACCESS_KEY_ID", "ACCESS_SECRET_KEY"},
+        "required": {"ACCESS_KEY_ID", "ACCESS_SECRET_KEY"},
+    },
+    "kubeblog-tls": {
+        "origin": "cert-manager (Ingress annotation)",
+        "keys": {"tls.crt", "tls.key"},
+        "required": set(),
+    },
+}
+
+# Environment variables the Deployment sets that the app does not read, and why.
+INFORMATIONAL_ENV = {
+    "POD_NAMESPACE": "downward API, for people in `kubectl exec` and for log shippers",
+    "POD_IP": "downward API, for people in `kubectl exec` and for log shippers",
+}
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|(^|_)KEY($|_)", re.IGNORECASE)
+# scheme://user:password@ where the password is not a $(VAR) reference.
+URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:(?!\$\()[^@\s/]+@")
+VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+SHUTDOWN_MARGIN_SECONDS = 5
+ENDPOINT_PROPAGATION_SECONDS = 5
+
+
+def app_containers(objs):
+    for obj, podspec, container in all_containers(objs):
+        if container["image"].split(":")[0] == APP_IMAGE:
+            yield obj, podspec, container
+
+
+def web(objs) -> dict:
+    return get(objs, "Deployment", "web")
+
+
+def web_container(objs) -> dict:
+    return next(c for c in pod_template(web(objs))["spec"]["containers"] if c["name"] == "web")
+
+
+def app_sources() -> str:
+    paths = [
+        p
+        for folder in ("config", "ops", "blog")
+        for p in (REPO / folder).rglob("*.py")
+        if "tests" not in p.parts and "migrations" not in p.parts
+    ]
+    return "\n".join(p.read_text() for p in paths)
+
+
+def names_read_by_app() -> set[str]:
+    return set(re.findall(r"""["']([A-Z][A-Z0-9_]+)["']""", app_sources()))
+
+
+def required_settings() -> set[str]:
+    """Variables the production settings read with no default: start-up fails without."""
+    text = "\n".join(
+        (REPO / "config" / "settings" / name).read_text() for name in ("base.py", "production.py")
+    )
+    return set(re.findall(r"""\benv(?:\.\w+)?\(\s*["']([A-Z_]+)["']\s*\)""", text))
+
+
+def secret_references(objs) -> list[tuple[str, str | None, bool, str]]:
+    """(secret name, key or None for all keys, optional, where) for every reference."""
+    refs = []
+    for obj, podspec, container in all_containers(objs):
+        where = f"{ident(obj)} container {container['name']}"
+        for source in container.get("envFrom", []):
+            if "secretRef" in source:
+                ref = source["secretRef"]
+                refs.append((ref["name"], None, ref.get("optional", False), where))
+        for var in container.get("env", []):
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                refs.append((ref["name"], ref["key"], ref.get("optional", False), where))
+        for volume in podspec.get("volumes", []):
+            if "secret" in volume:
+                refs.append((volume["secret"]["secretName"], None, False, where))
+    for ingress in of_kind(objs, "Ingress"):
+        for tls in ingress["spec"].get("tls", []):
+            refs.append((tls["secretName"], None, False, ident(ingress)))
+    for store in of_kind(objs, "ObjectStore"):
+        for ref in store["spec"]["configuration"].get("s3Credentials", {}).values():
+            if isinstance(ref, dict):
+                refs.append((ref["name"], ref["key"], False, ident(store)))
+    return refs
+
+
+def sleep_seconds(prestop: dict) -> int:
+    """The wait a preStop hook makes: native sleep, or exec of `sleep N`."""
+    if "sleep" in prestop:
+        return int(prestop["sleep"]["seconds"])
+    command = prestop["exec"]["command"]
+    match = re.fullmatch(r"(?:.*\s)?sleep (\d+)", " ".join(command))
+    assert match, f"cannot read a sleep from preStop {command}"
+    return int(match.group(1))
+
+
+# --- Pod Security, resources, probes ---------------------------------------------------
+
+
+def test_every_container_has_requests_and_limits(objs):
+    for obj, _, container in all_containers(objs):
+        resources = container.get("resources", {})
+        for bound in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                assert resource in resources.get(bound, {}), (
+                    f"{ident(obj)} {container['name']}: no {bound}.{resource}"
+                )
+    for pooler in of_kind(objs, "Pooler"):
+        for container in pooler["spec"]["template"]["spec"]["containers"]:
+            assert set(container["resources"]) == {"requests", "limits"}
+
+
+def test_long_running_containers_have_probes(objs):
+    for obj in workloads(objs):
+        if obj["kind"] in ("Job", "CronJob"):
+            continue
+        for container in pod_template(obj)["spec"]["containers"]:
+            for probe in ("livenessProbe", "readinessProbe"):
+                assert probe in container, f"{ident(obj)} {container['name']}: no {probe}"
+    assert "startupProbe" in web_container(objs)
+
+
+def test_pod_security_restricted(objs):
+    for obj in workloads(objs):
+        podspec = pod_template(obj)["spec"]
+        exception = (obj["kind"], obj["metadata"]["name"]) in RESTRICTED_EXCEPTIONS
+        pod_sc = podspec.get("securityContext", {})
+        for flag in ("hostNetwork", "hostPID", "hostIPC"):
+            assert not podspec.get(flag), f"{ident(obj)}: {flag}"
+        if not exception:
+            assert pod_sc.get("runAsNonRoot") is True, ident(obj)
+            assert isinstance(pod_sc.get("runAsUser"), int), ident(obj)
+            assert pod_sc["runAsUser"] >= 10000, f"{ident(obj)}: a high, numeric UID"
+            assert not any("hostPath" in v for v in podspec.get("volumes", [])), ident(obj)
+        for container in containers(podspec):
+            where = f"{ident(obj)} container {container['name']}"
+            sc = container.get("securityContext", {})
+            seccomp = sc.get("seccompProfile") or pod_sc.get("seccompProfile")
+            assert seccomp == {"type": "RuntimeDefault"}, where
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("readOnlyRootFilesystem") is True, where
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not sc.get("capabilities", {}).get("add"), where
+            assert not sc.get("privileged"), where
+            if not exception:
+                assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
+                uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+                assert isinstance(uid, int) and uid >= 10000, where
+
+
+def test_app_namespace_enforces_restricted(overlay, objs):
+    namespaces = {ns["metadata"]["name"]: ns for ns in of_kind(objs, "Namespace")}
+    for obj in workloads(objs):
+        ns = namespaces.get(obj["metadata"]["namespace"])
+        if ns is None:
+            assert overlay == "all-components", f"{ident(obj)}: its Namespace is not rendered"
+            continue
+        level = ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        exception = (obj["kind"], obj["metadata"]["name"]) in RESTRICTED_EXCEPTIONS
+        assert level == ("privileged" if exception else "restricted"), ident(obj)
+
+
+def test_web_pods_have_a_writable_tmp_only(objs):
+    for _, podspec, container in app_containers(objs):
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        assert set(mounts) == {"/tmp"}
+        volume = next(v for v in podspec["volumes"] if v["name"] == mounts["/tmp"])
+        assert "emptyDir" in volume and "sizeLimit" in volume["emptyDir"]
+
+
+def test_service_accounts_mount_no_token(objs):
+    accounts = {sa["metadata"]["name"]: sa for sa in of_kind(objs, "ServiceAccount")}
+    for obj in workloads(objs):
+        podspec = pod_template(obj)["spec"]
+        name = podspec.get("serviceAccountName")
+        assert name and name != "default", f"{ident(obj)}: its own ServiceAccount"
+        assert name in accounts, f"{ident(obj)}: ServiceAccount {name} is not rendered"
+        if (obj["kind"], obj["metadata"]["name"]) in RESTRICTED_EXCEPTIONS:
+            continue
+        assert podspec.get("automountServiceAccountToken") is False, ident(obj)
+        assert accounts[name].get("automountServiceAccountToken") is False, name
+
+
+# --- rollout, scaling, disruption, shutdown -------------------------------------------------
+
+
+def test_web_rolls_out_without_losing_capacity(objs):
+    spec = web(objs)["spec"]
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    assert spec["minReadySeconds"] > 0
+    assert spec["progressDeadlineSeconds"] >= 300
+
+
+def test_web_init_containers_migrate_under_the_lock(objs):
+    podspec = pod_template(web(objs))["spec"]
+    names = [c["name"] for c in podspec["initContainers"]]
+    assert names == ["migrate", "ensure-superuser"]
+    migrate = podspec["initContainers"][0]
+    assert migrate["command"][:3] == ["python", "manage.py", "migrate_locked"]
+    assert "command" not in web_container(objs), "the image's gunicorn command runs as is"
+
+
+def test_shutdown_fits_the_grace_period(objs):
+    """preStop sleep S + DRAIN_SECONDS D + GUNICORN_GRACEFUL_TIMEOUT G, with a margin,
+    ends before the kubelet's SIGKILL at terminationGracePeriodSeconds T."""
+    podspec = pod_template(web(objs))["spec"]
+    container = web_container(objs)
+    env = effective_env(objs, container)
+    s = sleep_seconds(container["lifecycle"]["preStop"])
+    d = float(env["DRAIN_SECONDS"])
+    g = int(env["GUNICORN_GRACEFUL_TIMEOUT"])
+    t = podspec.get("terminationGracePeriodSeconds", 30)
+    assert s >= ENDPOINT_PROPAGATION_SECONDS, "preStop must outlast endpoint propagation"
+    assert s + d + g + SHUTDOWN_MARGIN_SECONDS <= t, f"{s} + {d} + {g} + margin > {t}"
+    # Requests may run up to GUNICORN_TIMEOUT; the graceful stop gives in-flight ones G.
+    assert g <= int(env["GUNICORN_TIMEOUT"])
+    # The guide explains the same numbers.
+    text = DOCS.read_text()
+    assert f"{s} + {d:g} + {g} = {s + d + g:g}" in text
+    assert f"terminationGracePeriodSeconds: {t}" in text
+
+
+def test_hpa_and_pdb_leave_capacity_during_disruptions(objs):
+    deployment = web(objs)
+    hpas = of_kind(objs, "HorizontalPodAutoscaler")
+    pdbs = [
+        p
+        for p in of_kind(objs, "PodDisruptionBudget")
+        if labels_match(p["spec"]["selector"], pod_template(deployment)["metadata"]["labels"])
+    ]
+    assert len(pdbs) == 1, "one PodDisruptionBudget for the web pods"
+    pdb = pdbs[0]["spec"]
+    if hpas:
+        (hpa,) = hpas
+        target = hpa["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) == ("Deployment", "web")
+        assert target["apiVersion"] == "apps/v1"
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        low, high = hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]
+        assert (low, high) == (3, 20)
+        replicas = deployment["spec"].get("replicas")
+        assert replicas is None or low <= replicas <= high
+    else:
+        low = deployment["spec"]["replicas"]
+    if "minAvailable" in pdb:
+        assert low >= pdb["minAvailable"] + 1, "a drain must be possible at the minimum"
+    else:
+        assert pdb["maxUnavailable"] >= 1, "a drain must be possible"
+        assert low - pdb["maxUnavailable"] >= 1, "someone keeps serving during a drain"
+        assert pdb["maxUnavailable"] == 1
+
+
+def test_production_lets_the_hpa_own_the_replica_count():
+    deployment = web(objects("production"))
+    assert "replicas" not in deployment["spec"], "kubectl apply would reset the HPA's choice"
+    assert of_kind(objects("production"), "HorizontalPodAutoscaler")
+
+
+def test_every_pdb_selects_something(objs):
+    poolers = {p["metadata"]["name"] for p in of_kind(objs, "Pooler")}
+    templates = [pod_template(w)["metadata"]["labels"] for w in workloads(objs)]
+    for pdb in of_kind(objs, "PodDisruptionBudget"):
+        selector = pdb["spec"]["selector"]
+        pooler = selector.get("matchLabels", {}).get("cnpg.io/poolerName")
+        assert pooler in poolers or any(labels_match(selector, t) for t in templates), ident(pdb)
+
+
+def test_web_spreads_over_nodes_and_zones(objs):
+    spread = pod_template(web(objs))["spec"]["topologySpreadConstraints"]
+    keys = {c["topologyKey"] for c in spread}
+    assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    for constraint in spread:
+        assert labels_match(
+            constraint["labelSelector"], pod_template(web(objs))["metadata"]["labels"]
+        )
+
+
+# --- labels and selectors -------------------------------------------------------------------
+
+
+def test_selectors_never_hold_changing_labels(objs):
+    selectors = []
+    for obj in workloads(objs):
+        if obj["kind"] != "CronJob":
+            selectors.append((ident(obj), obj["spec"]["selector"]["matchLabels"]))
+            assert labels_match(obj["spec"]["selector"], pod_template(obj)["metadata"]["labels"])
+    for svc in of_kind(objs, "Service"):
+        selectors.append((ident(svc), svc["spec"]["selector"]))
+    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+        for obj in of_kind(objs, kind):
+            selector = obj["spec"].get("selector") or obj["spec"].get("podSelector")
+            selectors.append((ident(obj), selector.get("matchLabels", {})))
+    for where, selector in selectors:
+        unstable = set(selector) - STABLE_SELECTOR_KEYS
+        assert not unstable, f"{where} selects on {unstable}, which can change"
+
+
+def test_every_object_is_labelled(overlay, objs):
+    instance = f"kubeblog-{'ci' if overlay == 'all-components' else overlay}"
+    for obj in objs:
+        labels = obj["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/part-of") == "kubeblog", ident(obj)
+        assert labels.get("app.kubernetes.io/name"), ident(obj)
+        assert labels.get("app.kubernetes.io/instance") == instance, ident(obj)
+    for obj in workloads(objs):
+        template_labels = pod_template(obj)["metadata"]["labels"]
+        assert template_labels.get("app.kubernetes.io/part-of") == "kubeblog", ident(obj)
+
+
+def test_services_select_exactly_one_workload_and_its_ports(objs):
+    for svc in of_kind(objs, "Service"):
+        matching = [
+            w
+            for w in workloads(objs)
+            if labels_match(
+                {"matchLabels": svc["spec"]["selector"]}, pod_template(w)["metadata"]["labels"]
+            )
+        ]
+        assert len(matching) == 1, f"{ident(svc)} selects {[ident(w) for w in matching]}"
+        ports = {
+            p["name"]: p["containerPort"]
+            for c in pod_template(matching[0])["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for port in svc["spec"]["ports"]:
+            target = port["targetPort"]
+            assert target in ports or target in ports.values(), f"{ident(svc)} port {target}"
+
+
+def test_ingress_routes_only_to_the_web_http_port(overlay, objs):
+    (ingress,) = of_kind(objs, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            service = services[backend["name"]]
+            port = next(p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"])
+            assert port["targetPort"] == "http", "the Ingress never reaches the metrics port"
+    if overlay == "production":
+        hosts = {h for t in ingress["spec"]["tls"] for h in t["hosts"]}
+        assert hosts == {r["host"] for r in ingress["spec"]["rules"]}
+        assert "cert-manager.io/cluster-issuer" in ingress["metadata"]["annotations"]
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def test_images_are_pinned_and_the_version_follows_the_tag(objs):
+    for obj, _, container in all_containers(objs):
+        image = container["image"]
+        name, _, tag = image.rpartition(":")
+        assert name and "/" not in tag, f"{ident(obj)}: {image} has no tag"
+        assert tag != "latest" and re.search(r"\d", tag), f"{ident(obj)}: {image}"
+    tags = {c["image"].rpartition(":")[2] for _, _, c in app_containers(objs)}
+    assert len(tags) == 1, "every app container runs the same release"
+    (tag,) = tags
+    deployment = web(objs)
+    env = effective_env(objs, web_container(objs))
+    if "app.kubernetes.io/version" in deployment["metadata"]["labels"]:
+        assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == tag
+        assert pod_template(deployment)["metadata"]["labels"]["app.kubernetes.io/version"] == tag
+        assert env["APP_VERSION"] == tag
+
+
+# --- environment and secrets ----------------------------------------------------------------
+
+
+def test_every_env_var_is_read_by_the_app(objs):
+    read = names_read_by_app()
+    for obj, _, container in app_containers(objs):
+        env = effective_env(objs, container)
+        referenced = {
+            name for value in env.values() if value for name in VAR_REFERENCE.findall(value)
+        }
+        for name in env:
+            if name in INFORMATIONAL_ENV or name in referenced:
+                continue
+            assert name in read, f"{ident(obj)} {container['name']} sets {name}, never read"
+
+
+def test_required_settings_are_provided(objs):
+    required = required_settings()
+    assert {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"} <= required
+    for obj, _, container in app_containers(objs):
+        env = effective_env(objs, container)
+        from_secrets = {
+            key
+            for source in container.get("envFrom", [])
+            if "secretRef" in source and not source["secretRef"].get("optional")
+            for key in DOCUMENTED_SECRETS[source["secretRef"]["name"]]["required"]
+        }
+        missing = required - set(env) - from_secrets
+        assert not missing, f"{ident(obj)} {container['name']} lacks {missing}"
+
+
+def test_var_references_point_at_earlier_variables(objs):
+    """$(NAME) expands only if NAME is defined earlier in the same container's env."""
+    for obj, _, container in all_containers(objs):
+        defined: set[str] = set()
+        for var in container.get("env", []):
+            for name in VAR_REFERENCE.findall(var.get("value", "")):
+                assert name in defined, f"{ident(obj)} {var['name']}: $({name}) undefined"
+            defined.add(var["name"])
+
+
+def test_no_literal_secret_values(objs):
+    assert not of_kind(objs, "Secret"), "Secrets are made out of band, never rendered"
+    for obj, _, container in all_containers(objs):
+        for var in container.get("env", []):
+            if SECRET_NAME.search(var["name"]):
+                assert "value" not in var, f"{ident(obj)}: {var['name']} is a literal"
+    for cm in of_kind(objs, "ConfigMap"):
+        for key in cm.get("data", {}):
+            assert not SECRET_NAME.search(key), f"{ident(cm)}: {key} belongs in a Secret"
+    text = yaml.safe_dump_all(objs)
+    assert not URL_WITH_PASSWORD.search(text), URL_WITH_PASSWORD.search(text).group(0)
+
+
+def test_secret_references_are_documented(objs):
+    docs = DOCS.read_text()
+    for name, key, _, where in secret_references(objs):
+        assert name in DOCUMENTED_SECRETS, f"{where} refers to an undocumented Secret {name}"
+        if key is not None:
+            assert key in DOCUMENTED_SECRETS[name]["keys"], f"{where}: {name}/{key}"
+        assert name in docs, f"docs/kubernetes.md does not tell where {name} comes from"
+
+
+def test_secret_examples_hold_no_values_and_only_known_keys():
+    examples = sorted(K8S.rglob("*.secret.env.example"))
+    assert len(examples) >= 3
+    for path in examples:
+        text = path.read_text()
+        (name,) = re.findall(r"create secret generic (\S+)", text)
+        keys = DOCUMENTED_SECRETS[name]["keys"]
+        for line in text.splitlines():
+            line = line.lstrip("# ").strip()
+            if re.fullmatch(r"[A-Za-z_.]+=.*", line):
+                key, _, value = line.partition("=")
+                assert key in keys, f"{path.name}: {key} is not a key of {name}"
+                assert value == "", f"{path.name}: {key} has a value; examples stay empty"
+
+
+def test_real_secret_files_are_ignored_by_git():
+    ignore = (K8S / ".gitignore").read_text()
+    assert "*.secret.env" in ignore.split()
+
+
+# --- the application's contract -------------------------------------------------------------
+
+
+def test_probes_use_paths_the_app_answers_before_any_other_check(objs):
+    container = web_container(objs)
+    env = effective_env(objs, container)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": int(env["PORT"]), "metrics": int(env["METRICS_PORT"])}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        http = container[probe]["httpGet"]
+        assert http["port"] in ports
+        assert http.get("scheme", "HTTP") == "HTTP"
+        # Answered by ProbeMiddleware: any Host header, plain HTTP, no redirect.
+        assert http["path"] in ProbeMiddleware.PROBES
+        resolve(http["path"])
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["readinessProbe"]["timeoutSeconds"] >= 5
+
+
+def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs):
+    """The advisory lock of migrate_locked is per session: through a transaction-mode
+    PgBouncer it could be taken and released on different server connections."""
+    services = {s["metadata"]["name"] for s in of_kind(objs, "Service")}
+    for cluster in of_kind(objs, "Cluster"):
+        name = cluster["metadata"]["name"]
+        services |= {f"{name}-rw", f"{name}-ro", f"{name}-r"}
+    poolers = {p["metadata"]["name"]: p for p in of_kind(objs, "Pooler")}
+    services |= set(poolers)
+    for _, _, container in app_containers(objs):
+        env = effective_env(objs, container)
+        url = env["DATABASE_URL"]
+        host = re.match(r"postgres(?:ql)?://[^@]+@([^:/]+):5432/", url).group(1)
+        assert host in services, f"{container['name']}: DATABASE_URL host {host} is nowhere"
+        through_pooler = host in poolers
+        if container["name"] == "web":
+            assert env["DATABASE_PGBOUNCER"] == ("true" if through_pooler else "false")
+            if through_pooler:
+                assert poolers[host]["spec"]["pgbouncer"]["poolMode"] == "transaction"
+        else:
+            assert not through_pooler, f"{container['name']} must reach PostgreSQL directly"
+
+
+def test_production_database_is_highly_available():
+    objs = objects("production")
+    (cluster,) = of_kind(objs, "Cluster")
+    assert cluster["spec"]["instances"] == 3
+    assert cluster["spec"]["postgresql"]["synchronous"]["number"] >= 1
+    assert cluster["spec"]["affinity"]["podAntiAffinityType"] == "required"
+    assert [p["isWALArchiver"] for p in cluster["spec"]["plugins"]] == [True]
+    (pooler,) = of_kind(objs, "Pooler")
+    assert pooler["spec"]["instances"] >= 2
+    assert of_kind(objs, "ScheduledBackup") and of_kind(objs, "PodMonitor")
+
+
+def test_pg_dump_cronjob_writes_to_its_own_volume():
+    objs = objects("local")
+    (cronjob,) = of_kind(objs, "CronJob")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    podspec = pod_template(cronjob)["spec"]
+    claims = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in podspec["volumes"]
+        if "persistentVolumeClaim" in v
+    ]
+    assert claims == ["postgres-backups"]
+    get(objs, "PersistentVolumeClaim", "postgres-backups")
+    (statefulset,) = of_kind(objs, "StatefulSet")
+    data = [t["metadata"]["name"] for t in statefulset["spec"]["volumeClaimTemplates"]]
+    assert data == ["data"], "the database has its own volume, apart from the dumps"
+    script = podspec["containers"][0]["command"][-1]
+    assert "pg_dump --format=custom" in script and "mv " in script
+
+
+def test_local_overlay_is_small_and_reachable_without_tls():
+    objs = objects("local")
+    assert web(objs)["spec"]["replicas"] == 2
+    assert not of_kind(objs, "HorizontalPodAutoscaler")
+    env = effective_env(objs, web_container(objs))
+    assert env["SECURE_SSL_REDIRECT"] == "false"
+    assert "localhost" in env["ALLOWED_HOSTS"].split(",")
+    assert {s["metadata"]["name"] for s in of_kind(objs, "StatefulSet")} == {"postgres"}
+
+
+# --- the detectors above can fire -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("postgres://kubeblog:hunter2@postgres:5432/kubeblog", True),
+        ("redis://:s3cret@redis:6379/0", False),  # no user: not matched, and not used here
+        ("postgres://kubeblog:$(DATABASE_PASSWORD)@postgres:5432/kubeblog", False),
+        ("https://blog.example.com", False),
+    ],
+)
+def test_url_password_detector(text, found):
+    assert bool(URL_WITH_PASSWORD.search(text)) is found
+
+
+def test_shutdown_check_would_fail_on_a_short_grace_period():
+    objs = objects("local")
+    pod_template(web(objs))["spec"]["terminationGracePeriodSeconds"] = 30
+    with pytest.raises(AssertionError):
+        test_shutdown_fits_the_grace_period(objs)
+
+
+def test_selector_check_would_fail_on_a_version_in_a_selector():
+    objs = objects("local")
+    deployment = web(objs)
+    deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/version"] = "1.0.0"
+    pod_template(deployment)["metadata"]["labels"]["app.kubernetes.io/version"] = "1.0.0"
+    with pytest.raises(AssertionError, match="can change"):
+        test_selectors_never_hold_changing_labels(objs)
+
+
+def test_security_check_would_fail_on_a_root_container():
+    objs = objects("local")
+    web_container(objs)["securityContext"]["runAsUser"] = 0
+    with pytest.raises(AssertionError):
+        test_pod_security_restricted(objs)
+
+
+def test_env_check_would_fail_on_an_unread_variable():
+    objs = objects("local")
+    web_container(objs)["env"].append({"name": "GUNICORN_WORKERZ", "value": "4"})
+    with pytest.raises(AssertionError, match="GUNICORN_WORKERZ"):
+        test_every_env_var_is_read_by_the_app(objs)
+
+
+def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
+    objs = objects("production")
+    migrate = pod_template(web(objs))["spec"]["initContainers"][0]
+    for var in migrate["env"]:
+        if var["name"] == "DATABASE_URL":
+            var["value"] = var["value"].replace("kubeblog-db-rw", "kubeblog-db-pooler-rw")
+    with pytest.raises(AssertionError, match="directly"):
+        test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs)
+
+
+def test_docs_exist():
+    assert Path(DOCS).is_file()

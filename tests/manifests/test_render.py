@@ -1,0 +1,163 @@
+"""Every overlay renders, and what it renders is valid for the Kubernetes versions we support.
+
+Built-in kinds: `kubernetes-validate --strict` (the schemas of each Kubernetes release, with
+unknown fields rejected). Custom resources (CloudNativePG, Barman Cloud, Prometheus
+Operator): the closed JSON Schemas in crd_schemas.yaml, see the note at its top.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.manifests.render import (
+    CRD_API_GROUPS,
+    HERE,
+    K8S,
+    OVERLAYS,
+    REPO,
+    get,
+    is_custom_resource,
+    objects,
+    of_kind,
+    render,
+)
+
+# The oldest supported release is 1.30: the web pods' preStop uses the native sleep action
+# (PodLifecycleSleepAction, on by default from 1.30). The newest is the newest release whose
+# schemas kubernetes-validate ships; every release in between is checked too.
+OLDEST = (1, 30)
+NEWEST = tuple(int(p) for p in kubernetes_validate.latest_version().split(".")[:2])
+KUBERNETES_VERSIONS = [f"1.{minor}.0" for minor in range(OLDEST[1], NEWEST[1] + 1)]
+KUBERNETES_VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
+
+CRD = yaml.safe_load((HERE / "crd_schemas.yaml").read_text())
+
+
+def test_supported_versions_include_the_issue_floor():
+    assert "1.30.0" in KUBERNETES_VERSIONS
+    assert "1.33.0" in KUBERNETES_VERSIONS
+
+
+def test_overlay_renders(overlay):
+    assert "kind: Deployment" in render(overlay)
+
+
+def test_components_are_components():
+    """Each components/<feature>/ is a kustomize Component (opt-in, reusable)."""
+    kustomizations = sorted((K8S / "components").glob("*/kustomization.yaml"))
+    assert len(kustomizations) >= 5
+    for path in kustomizations:
+        doc = yaml.safe_load(path.read_text())
+        assert doc["kind"] == "Component", path
+        assert doc["apiVersion"] == "kustomize.config.k8s.io/v1alpha1", path
+
+
+def test_no_deprecated_kustomize_fields():
+    """`labels:` instead of commonLabels (which also rewrites selectors); `patches:`
+    instead of patchesStrategicMerge / patchesJson6902."""
+    deprecated = {"commonLabels", "patchesStrategicMerge", "patchesJson6902", "bases", "vars"}
+    paths = [*K8S.rglob("kustomization.yaml"), *HERE.rglob("kustomization.yaml")]
+    for path in paths:
+        used = deprecated & set(yaml.safe_load(path.read_text()))
+        assert not used, f"{path.relative_to(REPO)} uses {sorted(used)}"
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_builtin_kinds_validate_strictly(overlay, version, tmp_path):
+    builtin = [obj for obj in objects(overlay) if not is_custom_resource(obj)]
+    manifest = tmp_path / f"{overlay}.yaml"
+    manifest.write_text(yaml.safe_dump_all(builtin))
+    result = subprocess.run(
+        [KUBERNETES_VALIDATE, "--strict", "-k", version, str(manifest)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # An unknown kind is only a warning to the tool; here it is a failure.
+    assert "Couldn't find schema" not in output, output
+
+
+def test_every_custom_resource_has_a_schema(overlay):
+    for obj in objects(overlay):
+        if is_custom_resource(obj):
+            assert f"{obj['apiVersion']} {obj['kind']}" in CRD["schemas"], obj["kind"]
+        else:
+            assert obj["apiVersion"].split("/")[0] not in CRD_API_GROUPS
+
+
+def test_custom_resources_match_their_schemas(overlay):
+    checked = 0
+    for obj in objects(overlay):
+        if is_custom_resource(obj):
+            schema = CRD["schemas"][f"{obj['apiVersion']} {obj['kind']}"]
+            jsonschema.validate(obj, schema)
+            checked += 1
+    if overlay != "local":
+        assert checked >= 6
+
+
+@pytest.mark.parametrize("version", [KUBERNETES_VERSIONS[0], KUBERNETES_VERSIONS[-1]])
+def test_pooler_pod_template_is_a_valid_pod_template(version):
+    for pooler in of_kind(objects("production"), "Pooler"):
+        template = {
+            "apiVersion": "v1",
+            "kind": "PodTemplate",
+            "metadata": {"name": pooler["metadata"]["name"]},
+            "template": pooler["spec"]["template"],
+        }
+        kubernetes_validate.validate(template, version, strict=True)
+
+
+def test_pgbouncer_parameters_are_ones_the_operator_accepts():
+    allowed = set(CRD["pgbouncer_parameters"])
+    for pooler in of_kind(objects("production"), "Pooler"):
+        unknown = set(pooler["spec"]["pgbouncer"].get("parameters", {})) - allowed
+        assert not unknown, f"CloudNativePG does not pass these to PgBouncer: {unknown}"
+
+
+def test_custom_resource_references_resolve():
+    """Pooler, ScheduledBackup and plugin parameters name objects that exist."""
+    objs = objects("production")
+    cluster = get(objs, "Cluster", "kubeblog-db")
+    for kind in ("Pooler", "ScheduledBackup"):
+        for obj in of_kind(objs, kind):
+            assert obj["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    for plugin in cluster["spec"]["plugins"]:
+        get(objs, "ObjectStore", plugin["parameters"]["barmanObjectName"])
+    backup = get(objs, "ScheduledBackup", "kubeblog-db-nightly")
+    assert backup["spec"]["method"] == "plugin"
+    plugin_names = {p["name"] for p in cluster["spec"]["plugins"]}
+    assert backup["spec"]["pluginConfiguration"]["name"] in plugin_names
+
+
+def test_service_monitor_finds_a_metrics_port():
+    objs = objects("production")
+    for monitor in of_kind(objs, "ServiceMonitor"):
+        services = [
+            s
+            for s in of_kind(objs, "Service")
+            if all(
+                s["metadata"].get("labels", {}).get(k) == v
+                for k, v in monitor["spec"]["selector"]["matchLabels"].items()
+            )
+        ]
+        assert len(services) == 1, monitor["metadata"]["name"]
+        port_names = {p["name"] for p in services[0]["spec"]["ports"]}
+        for endpoint in monitor["spec"]["endpoints"]:
+            assert endpoint["port"] in port_names
+
+
+def test_overlay_list_is_complete():
+    """A new overlay directory is rendered and validated like the others."""
+    on_disk = {p.parent.name for p in (K8S / "overlays").glob("*/kustomization.yaml")}
+    assert on_disk <= set(OVERLAYS)
