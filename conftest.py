@@ -1,5 +1,8 @@
 """Fixtures shared by every suite."""
 
+import logging
+import re
+
 import pytest
 from django.db import connection
 
@@ -43,3 +46,41 @@ def pg_server():
 def redis_server():
     with RedisServer() as server:
         yield server
+
+
+# Values that must never appear in a log line, whatever a test does with them.
+SECRETS_NEVER_LOGGED = [
+    "correct horse battery staple",  # blog.tests.factories.PASSWORD
+    "first-password-123",
+    "rotated-password-456",
+    "test-only-not-a-secret",  # the test SECRET_KEY
+]
+_SECRET_SHAPES = re.compile(
+    r"(sessionid|csrftoken|csrfmiddlewaretoken)[\"']?\s*[=:]\s*[\"']?(?!\*\*\*)[A-Za-z0-9]{8,}"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log_line():
+    """Format every log record of the whole run as production would, then scan the lines."""
+    from ops.logging import JsonFormatter, RequestContextFilter
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(self.format(record))
+
+    handler = Collect(level=logging.DEBUG)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    leaks = [
+        line
+        for line in lines
+        if any(secret in line for secret in SECRETS_NEVER_LOGGED) or _SECRET_SHAPES.search(line)
+    ]
+    assert not leaks, f"{len(leaks)} log line(s) carry a secret, e.g.: {leaks[0][:500]}"

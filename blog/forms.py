@@ -1,5 +1,7 @@
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from blog.models import Comment, Post
 
@@ -47,3 +49,16 @@ class SearchForm(forms.Form):
     q = forms.CharField(
         label="Search posts", max_length=settings.SEARCH_QUERY_MAX_CHARS, required=False
     )
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with the username's length actually enforced.
+
+    AuthenticationForm sets the field's max_length after the field is built, which adds no
+    validator; an over-long name would reach authenticate() and the lock-out records.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))

@@ -1,24 +1,27 @@
 from django.contrib.sitemaps.views import sitemap
-from django.urls import path
+from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
 
 from blog import views
+from blog.converters import IdConverter
 from blog.feeds import LatestPostsFeed
 from blog.sitemaps import SITEMAPS
 from ops.pagecache import public_page
 
+register_converter(IdConverter, "id")
+
 # The Django Girls tutorial's URL scheme, kept so that people who know it find their way.
 urlpatterns = [
     path("", public_page(views.PostListView.as_view()), name="post_list"),
-    path("post/<int:pk>/", public_page(views.PostDetailView.as_view()), name="post_detail"),
+    path("post/<id:pk>/", public_page(views.PostDetailView.as_view()), name="post_detail"),
     path("post/new/", views.PostCreateView.as_view(), name="post_new"),
-    path("post/<int:pk>/edit/", views.PostUpdateView.as_view(), name="post_edit"),
+    path("post/<id:pk>/edit/", views.PostUpdateView.as_view(), name="post_edit"),
     path("drafts/", views.DraftListView.as_view(), name="post_draft_list"),
-    path("post/<int:pk>/publish/", views.post_publish, name="post_publish"),
-    path("post/<int:pk>/remove/", views.post_remove, name="post_remove"),
-    path("post/<int:pk>/comment/", views.comment_create, name="add_comment_to_post"),
-    path("comment/<int:pk>/approve/", views.comment_approve, name="comment_approve"),
-    path("comment/<int:pk>/remove/", views.comment_remove, name="comment_remove"),
+    path("post/<id:pk>/publish/", views.post_publish, name="post_publish"),
+    path("post/<id:pk>/remove/", views.post_remove, name="post_remove"),
+    path("post/<id:pk>/comment/", views.comment_create, name="add_comment_to_post"),
+    path("comment/<id:pk>/approve/", views.comment_approve, name="comment_approve"),
+    path("comment/<id:pk>/remove/", views.comment_remove, name="comment_remove"),
     path("search/", public_page(require_safe(views.search)), name="search"),
     path("feed/", public_page(require_safe(LatestPostsFeed())), name="feed"),
     path("sitemap.xml", public_page(require_safe(sitemap)), {"sitemaps": SITEMAPS}, name="sitemap"),

@@ -4,7 +4,7 @@ import logging
 import sys
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -71,7 +71,8 @@ def metrics_view(request):
 def server_error(request):
     """500 handler: a database outage is a friendly 503 the client may retry; the rest 500."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, DatabaseError):
+    # Only a lost or unreachable database is an outage; a bad query or value is a bug (500).
+    if isinstance(exc, OperationalError | InterfaceError):
         metrics.DB_ERRORS.inc()
         response = render(request, "503.html", status=503)
         response["Retry-After"] = "5"
