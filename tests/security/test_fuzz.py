@@ -108,7 +108,7 @@ def test_login_form(author):
     @FUZZ
     @given(data=form(["username", "password"]))
     def check(data):
-        response = _post(client, "/accounts/login/", data)
+        _post(client, "/accounts/login/", data)
         assert "_auth_user_id" not in client.session
 
     check()
@@ -154,7 +154,7 @@ segments = st.one_of(
 
 
 def test_every_url_pattern_with_hostile_segments(author):
-    post = PostFactory(author=author)
+    PostFactory(author=author)
     anonymous, logged_in = Client(), Client()
     logged_in.force_login(author)
 
