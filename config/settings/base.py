@@ -114,7 +114,12 @@ def database_from_url(url: str) -> dict:
         # PostgreSQL restart is replaced instead of failing a request.
         db["CONN_HEALTH_CHECKS"] = True
         # PgBouncer in transaction mode cannot keep a server-side cursor across statements.
-        db["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DATABASE_PGBOUNCER", default=False)
+        behind_pgbouncer = env.bool("DATABASE_PGBOUNCER", default=False)
+        db["DISABLE_SERVER_SIDE_CURSORS"] = behind_pgbouncer
+        if behind_pgbouncer:
+            # Nor keep prepared statements across transactions (psycopg prepares none with
+            # Django's client-side binding anyway; this keeps it so if that ever changes).
+            options["prepare_threshold"] = None
     return db
 
 

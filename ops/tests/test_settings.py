@@ -91,7 +91,9 @@ def test_pgbouncer_mode_disables_server_side_cursors(monkeypatch):
     monkeypatch.setenv("DATABASE_PGBOUNCER", "true")
     from config.settings.base import database_from_url
 
-    assert database_from_url("postgres://u:p@pooler:5432/blog")["DISABLE_SERVER_SIDE_CURSORS"]
+    db = database_from_url("postgres://u:p@pooler:5432/blog")
+    assert db["DISABLE_SERVER_SIDE_CURSORS"]
+    assert db["OPTIONS"]["prepare_threshold"] is None
 
 
 def test_make_migrations_is_clean(db):
