@@ -6,7 +6,8 @@ from django.db import connection, migrations
 from django.db.migrations.loader import MigrationLoader
 from django_migration_linter import MigrationLinter
 
-pytestmark = pytest.mark.django_db
+# The linter reads the SQL that PostgreSQL, the production database, would run.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def test_every_migration_is_backward_compatible():
@@ -14,7 +15,6 @@ def test_every_migration_is_backward_compatible():
     call_command("lintmigrations", verbosity=0)
 
 
-@pytest.mark.postgres  # the SQL production runs; SQLite rebuilds tables for every change
 @pytest.mark.parametrize(
     "operation",
     [
