@@ -1,5 +1,7 @@
 """Thin views: they check who may do what, then hand writes to blog.services."""
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -102,21 +104,42 @@ def _login_then(request, url: str):
     return redirect_to_login(url)
 
 
-@require_POST
-def post_publish(request, pk: int):
-    if not request.user.is_authenticated:
-        return _login_then(request, reverse("post_detail", args=[pk]))
-    post = get_object_or_404(Post.objects.editable_by(request.user), pk=pk)
+def owned_post_action(view):
+    """A POST-only action on a post the user may change: others get 404, visitors the login."""
+
+    @require_POST
+    @wraps(view)
+    def wrapper(request, pk: int):
+        if not request.user.is_authenticated:
+            return _login_then(request, reverse("post_detail", args=[pk]))
+        return view(request, get_object_or_404(Post.objects.editable_by(request.user), pk=pk))
+
+    return wrapper
+
+
+def moderated_comment_action(view):
+    """A POST-only action on a comment under a post the user may moderate."""
+
+    @require_POST
+    @wraps(view)
+    def wrapper(request, pk: int):
+        if not request.user.is_authenticated:
+            return _login_then(request, reverse("post_list"))
+        comments = Comment.objects.filter(post__in=Post.objects.editable_by(request.user))
+        return view(request, get_object_or_404(comments.select_related("post"), pk=pk))
+
+    return wrapper
+
+
+@owned_post_action
+def post_publish(request, post: Post):
     services.post_publish(post=post, by=request.user)
     messages.success(request, "Published.")
     return redirect(post)
 
 
-@require_POST
-def post_remove(request, pk: int):
-    if not request.user.is_authenticated:
-        return _login_then(request, reverse("post_detail", args=[pk]))
-    post = get_object_or_404(Post.objects.editable_by(request.user), pk=pk)
+@owned_post_action
+def post_remove(request, post: Post):
     services.post_delete(post=post, by=request.user)
     messages.success(request, f"Deleted “{post.title}”.")
     return redirect("post_list")
@@ -155,26 +178,15 @@ def comment_create(request, pk: int):
     return render(request, "blog/comment_form.html", {"form": form, "post": post})
 
 
-def _moderated_comment(request, pk: int) -> Comment:
-    comments = Comment.objects.filter(post__in=Post.objects.editable_by(request.user))
-    return get_object_or_404(comments.select_related("post"), pk=pk)
-
-
-@require_POST
-def comment_approve(request, pk: int):
-    if not request.user.is_authenticated:
-        return _login_then(request, reverse("post_list"))
-    comment = _moderated_comment(request, pk)
+@moderated_comment_action
+def comment_approve(request, comment: Comment):
     services.comment_approve(comment=comment, by=request.user)
     messages.success(request, "Comment approved.")
     return redirect(comment.post)
 
 
-@require_POST
-def comment_remove(request, pk: int):
-    if not request.user.is_authenticated:
-        return _login_then(request, reverse("post_list"))
-    comment = _moderated_comment(request, pk)
+@moderated_comment_action
+def comment_remove(request, comment: Comment):
     post = comment.post
     services.comment_remove(comment=comment, by=request.user)
     messages.success(request, "Comment removed.")

@@ -1,6 +1,7 @@
 """JSON log lines with the request id, replica and version on every line."""
 
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -23,9 +24,25 @@ _SECRET_PATTERNS = [
 
 
 def scrub(text: str) -> str:
-    """Replace secret-looking values (cookies, passwords, URL credentials) with ***."""
+    """Replace secret-looking values (cookies, passwords, URL credentials) and this site's own
+    secrets (the secret key, the database password) with ***."""
     text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
-    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}://{m.group(2)}:***@", text)
+    text = _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}://{m.group(2)}:***@", text)
+    for secret in _configured_secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
+@functools.cache
+def _configured_secrets() -> tuple[str, ...]:
+    if not settings.configured:
+        return ()
+    values = [
+        getattr(settings, "SECRET_KEY", ""),
+        *getattr(settings, "SECRET_KEY_FALLBACKS", []),
+        *(db.get("PASSWORD", "") for db in getattr(settings, "DATABASES", {}).values()),
+    ]
+    return tuple(value for value in values if value and len(value) >= 8)
 
 
 class RequestContextFilter(logging.Filter):

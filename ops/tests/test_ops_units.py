@@ -141,3 +141,10 @@ def test_a_request_that_fails_midway_leaves_nothing_half_written(client):
     assert b"Something went wrong" in response.content
     assert Post.objects.filter(pk=post.pk).exists()
     assert Comment.objects.filter(post=post).count() == 3
+
+
+def test_the_sites_own_secret_key_never_reaches_a_log_line(settings):
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, f"failed with key {settings.SECRET_KEY}", None, None
+    )
+    assert settings.SECRET_KEY not in JsonFormatter().format(record)

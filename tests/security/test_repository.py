@@ -20,8 +20,8 @@ PATTERNS = {
     ),
     "Django secret key assignment": re.compile(
         r"DJANGO_SECRET_KEY\s*[=:]\s*[\"']?(?![$<{])(?![^\n]*(?:change|example|replace|"
-        r"build-only|test|dummy|placeholder))[^\s\"']{20,}",
-        re.IGNORECASE,
+        r"build-only|test|dummy|placeholder))[^\s\"'|]{20,}(?=[\s\"']|$)",
+        re.IGNORECASE | re.MULTILINE,
     ),
 }
 # Tests hold made-up credentials on purpose (to check scrubbing, parsing, policies); in them
