@@ -1,0 +1,55 @@
+"""How long the drill waits, how hard it pushes: one set for `make drill`, one for CI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timings:
+    mode: str
+    rate: float  # requests per second sent through HAProxy, all the time, whatever happens
+    replicas: int  # the Deployment's replica count
+    warmup: float  # steady load before the first scenario
+    settle: float  # steady load before and after each fault
+    min_ready: float  # a new replica stays ready this long before an old one goes
+    prestop: float  # the preStop wait between endpoint removal and SIGTERM
+    drain_seconds: float  # DRAIN_SECONDS of every replica
+    graceful_timeout: int  # GUNICORN_GRACEFUL_TIMEOUT of every replica
+    scale_hold: float  # seconds at one replica in scenario 3
+    pg_down: float  # seconds PostgreSQL stays stopped in scenario 4
+    redis_down: float  # seconds Redis stays dead in scenario 5
+    hang: float  # seconds between SIGSTOP and SIGCONT in scenario 6
+
+
+FULL = Timings(
+    mode="full",
+    rate=60.0,
+    replicas=3,
+    warmup=8.0,
+    settle=8.0,
+    min_ready=3.0,
+    prestop=2.0,
+    drain_seconds=3.0,
+    graceful_timeout=10,
+    scale_hold=12.0,
+    pg_down=10.0,
+    redis_down=20.0,
+    hang=10.0,
+)
+
+SHORT = Timings(
+    mode="short",
+    rate=40.0,
+    replicas=3,
+    warmup=3.0,
+    settle=3.0,
+    min_ready=1.0,
+    prestop=1.0,
+    drain_seconds=3.0,
+    graceful_timeout=10,
+    scale_hold=5.0,
+    pg_down=5.0,
+    redis_down=8.0,
+    hang=6.0,
+)

@@ -1,0 +1,284 @@
+"""HAProxy for the drill: the process, its runtime API, a monitor of server states, its log."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.drill.clock import Clock
+from tests.services import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "deploy/local/haproxy-drill.cfg"
+BACKEND = "web"
+# Active health checks of every replica (dynamic servers take no default-server settings).
+CHECK_INTER = 0.5  # seconds between checks
+CHECK_FALL = 2  # failed checks in a row before a replica is DOWN
+CHECK_RISE = 2  # good checks in a row before it is UP again
+SERVER_ARGS = f"check inter {int(CHECK_INTER * 1000)}ms fall {CHECK_FALL} rise {CHECK_RISE}"
+
+
+def _config_seconds(name: str) -> float:
+    """A `timeout NAME <n>s` value of the configuration file, in seconds."""
+    match = re.search(rf"^\s*timeout {name} (\d+)(ms|s)\s*$", CONFIG.read_text(), re.M)
+    if not match:
+        raise ValueError(f"no 'timeout {name}' in {CONFIG}")
+    value = int(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else float(value)
+
+
+CHECK_TIMEOUT = _config_seconds("check")
+SERVER_TIMEOUT = _config_seconds("server")
+# The longest a replica that stops answering can keep getting new requests: the check in
+# progress may have just passed, then `fall` checks each wait up to the check timeout.
+DETECTION_BOUND = CHECK_INTER + CHECK_FALL * (CHECK_INTER + CHECK_TIMEOUT)
+
+
+class HAProxy:
+    """`haproxy -db` on 127.0.0.1, started and stopped by its PID, logging to a file."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.port = free_port()
+        self._dir = Path(tempfile.mkdtemp(prefix="kubeblog-drill-haproxy-"))
+        self.socket_path = self._dir / "admin.sock"
+        self.log_path = out_dir / "haproxy.log"
+        self.process: subprocess.Popen | None = None
+        self._log_file = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DRILL_HTTP_PORT": str(self.port),
+            "DRILL_HAPROXY_SOCKET": str(self.socket_path),
+        }
+
+    def check_config(self) -> None:
+        subprocess.run(
+            ["haproxy", "-c", "-q", "-f", str(CONFIG)],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> HAProxy:
+        self.check_config()
+        self._log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(CONFIG)],
+            env=self._env(),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+        deadline = time.monotonic() + 10
+        while not self.socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # --- runtime API ----------------------------------------------------------------------
+    def cli(self, command: str, timeout: float = 5.0) -> str:
+        """One runtime API command (or several separated by ';'); returns the answer."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(self.socket_path))
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def add_server(self, name: str, port: int) -> None:
+        """Add a replica as an endpoint that is not ready yet: DOWN until `rise` good checks."""
+        answer = self.cli(f"add server {BACKEND}/{name} 127.0.0.1:{port} {SERVER_ARGS}")
+        if "New server registered" not in answer:
+            raise RuntimeError(f"add server {name}: {answer.strip()}")
+        # One CLI session, so nothing is dispatched between enabling and marking it down.
+        self.cli(
+            f"enable health {BACKEND}/{name}; enable server {BACKEND}/{name}; "
+            f"set server {BACKEND}/{name} health down"
+        )
+
+    def set_state(self, name: str, state: str) -> None:
+        """ready, drain (no new requests, in-flight ones finish) or maint."""
+        answer = self.cli(f"set server {BACKEND}/{name} state {state}").strip()
+        if answer:
+            raise RuntimeError(f"set server {name} state {state}: {answer}")
+
+    def del_server(self, name: str, timeout: float = 15.0) -> None:
+        """Remove a replica's endpoint; HAProxy refuses while it still holds connections."""
+        self.set_state(name, "maint")
+        deadline = time.monotonic() + timeout
+        answer = ""
+        while time.monotonic() < deadline:
+            self.cli(f"shutdown sessions server {BACKEND}/{name}")
+            answer = self.cli(f"del server {BACKEND}/{name}").strip()
+            if "Server deleted" in answer or "No such server" in answer:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"del server {name}: {answer}")
+
+    def servers(self) -> dict[str, dict[str, str]]:
+        """`show stat` rows of the backend's servers, by server name."""
+        text = self.cli("show stat").lstrip("# ")
+        rows = csv.DictReader(io.StringIO(text))
+        return {
+            row["svname"]: row
+            for row in rows
+            if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", None)
+        }
+
+
+@dataclass
+class Transition:
+    t: float
+    server: str
+    old: str
+    new: str
+
+
+@dataclass
+class ServerSample:
+    t: float
+    status: dict[str, str]  # server name -> UP / DOWN / MAINT / DRAIN / "UP 1/2" ...
+    sessions: dict[str, int]  # server name -> total requests dispatched to it (stot)
+
+
+@dataclass
+class Monitor:
+    """Samples every server's state and request counter four times a second."""
+
+    haproxy: HAProxy
+    clock: Clock
+    interval: float = 0.25
+    samples: list[ServerSample] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="haproxy-monitor", daemon=True)
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        last: dict[str, str] = {}
+        # Bounded: at most two hours of samples, whatever happens.
+        for _ in range(int(7200 / self.interval)):
+            if self._stop.is_set():
+                return
+            try:
+                rows = self.haproxy.servers()
+            except OSError:
+                rows = None
+            if rows is not None:
+                t = self.clock.now()
+                status = {name: row["status"] for name, row in rows.items()}
+                sessions = {name: int(row["stot"] or 0) for name, row in rows.items()}
+                with self._lock:
+                    self.samples.append(ServerSample(t, status, sessions))
+                    for name, state in status.items():
+                        if last.get(name) != state:
+                            self.transitions.append(Transition(t, name, last.get(name, "-"), state))
+                    for name in set(last) - set(status):
+                        self.transitions.append(Transition(t, name, last[name], "removed"))
+                last = status
+            self._stop.wait(self.interval)
+
+    def status(self, name: str) -> str | None:
+        with self._lock:
+            return self.samples[-1].status.get(name) if self.samples else None
+
+    def first_time(self, name: str, predicate, after: float) -> float | None:
+        """When the server's status first satisfied `predicate` after time `after`."""
+        with self._lock:
+            for sample in self.samples:
+                if sample.t >= after and name in sample.status and predicate(sample.status[name]):
+                    return sample.t
+        return None
+
+    def sessions_between(self, name: str, start: float, end: float) -> int:
+        """Requests HAProxy dispatched to `name` between two sample times."""
+        with self._lock:
+            inside = [
+                s.sessions[name] for s in self.samples if start <= s.t <= end and name in s.sessions
+            ]
+        return (inside[-1] - inside[0]) if len(inside) >= 2 else 0
+
+    def up_count(self) -> list[tuple[float, int]]:
+        with self._lock:
+            return [
+                (s.t, sum(1 for v in s.status.values() if v.startswith("UP"))) for s in self.samples
+            ]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    accepted: float  # wall-clock seconds (epoch)
+    request_id: str
+    server: str
+    method: str
+    status: int
+    total_ms: int
+    retries: int
+    redispatched: bool
+    termination: str
+
+
+def read_log(path: Path) -> dict[str, LogLine]:
+    """HAProxy's per-request lines (deploy/local/haproxy-drill.cfg log-format), by request id."""
+    lines: dict[str, LogLine] = {}
+    if not path.exists():
+        return lines
+    for raw in path.read_text(errors="replace").splitlines():
+        parts = raw.split(" ")
+        if len(parts) < 9 or "/" not in parts[2]:
+            continue
+        try:
+            retries = parts[6]
+            lines[parts[1]] = LogLine(
+                accepted=float(parts[0]),
+                request_id=parts[1],
+                server=parts[2].split("/", 1)[1],
+                method=parts[3],
+                status=int(parts[4]),
+                total_ms=int(parts[5]),
+                retries=int(retries.lstrip("+")),
+                redispatched=retries.startswith("+"),
+                termination=parts[7],
+            )
+        except ValueError:
+            continue
+    return lines

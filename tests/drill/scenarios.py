@@ -1,0 +1,555 @@
+"""The seven scenarios of issue 6. Each breaks something while the load runs, heals it, and
+states its pass criteria as named checks; the figures every scenario reports (requests,
+failures, latency) are computed from the load's records in report.py."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from tests.drill import haproxy as lb
+from tests.drill.clock import Clock, Events
+from tests.drill.config import Timings
+from tests.drill.haproxy import Monitor
+from tests.drill.load import Load, Record
+from tests.drill.stack import Release, Replica, Stack
+from tests.drill.supervisor import Supervisor
+from tests.drill.verify import APPROVED_COMMENTS_SQL, POSTS_SQL
+from tests.services import PG_BIN, PostgresServer
+
+RECOVERY_BOUND = 5.0  # seconds: replicas ready again after PostgreSQL is back (issue 6)
+
+
+@dataclass
+class Outcome:
+    number: int
+    name: str
+    start: float = 0.0
+    end: float = 0.0
+    checks: list[dict] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    error: str | None = None
+
+    def check(self, name: str, passed: bool, detail: object = "") -> bool:
+        self.checks.append({"check": name, "passed": bool(passed), "detail": detail})
+        return passed
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.checks) and all(c["passed"] for c in self.checks)
+
+
+@dataclass
+class Drill:
+    stack: Stack
+    load: Load
+    monitor: Monitor
+    supervisor: Supervisor
+    events: Events
+    clock: Clock
+    timings: Timings
+    old: Release
+    new: Release
+    out_dir: Path
+    rng: random.Random = field(default_factory=lambda: random.Random(6))
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+    def records(self, start: float, end: float) -> list[Record]:
+        return [r for r in self.load.snapshot() if r.phase == "load" and start <= r.sent < end]
+
+    def wait_for(self, predicate, timeout: float, step: float = 0.1):
+        """Poll until predicate() is truthy (returns its value) or the timeout (None)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(step)
+        return None
+
+
+def failed(records: list[Record]) -> list[Record]:
+    return [r for r in records if not r.ok]
+
+
+# --- 1 ----------------------------------------------------------------------------------------
+def rolling_update(d: Drill, o: Outcome) -> None:
+    """One new replica at a time (maxSurge 1, maxUnavailable 0): start, wait ready and
+    minReadySeconds, then remove an old one's endpoint, preStop wait, SIGTERM, drain."""
+    t = d.timings
+    d.wait(t.settle)
+    old = [r for r in d.stack.serving() if r.release == d.old]
+    begin = d.events.add(
+        "fault", f"rollout {d.old.version} ({d.old.color}) → {d.new.version} ({d.new.color}) begins"
+    )
+    retired = []
+    for victim in old:
+        new = d.stack.start_replica(d.new)
+        d.stack.register(new)
+        d.wait(t.min_ready)
+        retired.append(d.stack.retire(victim, endpoint_first=True, prestop=t.prestop))
+    end = d.events.add("heal", f"rollout done: only {d.new.version} ({d.new.color}) serves")
+    d.wait(t.settle)
+
+    during = d.records(begin, end)
+    after = d.records(end, d.clock.now())
+    seen_during = sorted({r.version for r in during if r.version})
+    after_versions = sorted({r.version for r in after if r.version})
+    after_colors = sorted({r.color for r in after if r.color})
+    o.figures.update(
+        versions_during=_count_by(during, "version"),
+        versions_after=_count_by(after, "version"),
+        colors_after=after_colors,
+        retired=retired,
+    )
+    records = d.records(o.start, d.clock.now())
+    o.check("no failed request", not failed(records), _failures(records))
+    o.check(
+        "both versions answered during the rollout",
+        seen_during == sorted({d.old.version, d.new.version}),
+        seen_during,
+    )
+    o.check(
+        f"only {d.new.version} ({d.new.color}) answered after it",
+        bool(after) and after_versions == [d.new.version] and after_colors == [d.new.color],
+        {"versions": after_versions, "colors": after_colors},
+    )
+    o.check(
+        "every old replica exited 0 after draining",
+        all(f.get("exit_code") == 0 for f in retired),
+        retired,
+    )
+
+
+# --- 2 ----------------------------------------------------------------------------------------
+def self_healing(d: Drill, o: Outcome) -> None:
+    """SIGKILL one replica; the supervisor restarts it; HAProxy retries the reads."""
+    t = d.timings
+    d.wait(t.settle)
+    victim = d.rng.choice(d.stack.serving())
+    restarts = victim.restarts
+    killed = d.events.add("fault", f"SIGKILL {victim.name}")
+    d.stack.kill(victim)
+    restarted = d.wait_for(lambda: victim.restarts > restarts, timeout=30)
+    restarted_at = victim.restarted_at[-1] if restarted else None
+    ready_at = None
+    if restarted:
+        ready_at = d.wait_for(lambda: victim.readyz(timeout=2) == 200 and d.clock.now(), 60)
+    # HAProxy may not even notice a restart that is quicker than its `fall` checks.
+    down_at = d.monitor.first_time(victim.name, lambda s: not s.startswith("UP"), after=killed)
+    up_at = None
+    if down_at and ready_at:
+        up_at = d.wait_for(lambda: d.monitor.first_time(victim.name, _up, after=down_at), 30)
+    served_at = d.wait_for(lambda: _served_by(d, victim.name, after=ready_at or 1e9), 20)
+    if served_at:
+        d.events.add("heal", f"{victim.name} restarted and serving again")
+    d.wait(t.settle)
+    records = d.records(o.start, d.clock.now())
+    o.figures.update(
+        victim=victim.name,
+        restarted_after_s=_since(restarted_at, killed),
+        ready_after_s=_since(ready_at, killed),
+        out_of_haproxy_after_s=_since(down_at, killed),
+        back_in_haproxy_after_s=_since(up_at, killed),
+        serving_again_after_s=_since(served_at, killed),
+    )
+    o.check(
+        "no failed read (HAProxy retried them elsewhere)",
+        not [r for r in failed(records) if r.is_read],
+        _failures(records, reads=True),
+    )
+    o.check(
+        "the supervisor restarted it once",
+        victim.restarts == restarts + 1,
+        victim.restarts - restarts,
+    )
+    o.check("it serves again", served_at is not None, _since(served_at, killed))
+
+
+# --- 3 ----------------------------------------------------------------------------------------
+def scale_down_and_up(d: Drill, o: Outcome) -> None:
+    """3 → 1 → 3. Scaling down sends only SIGTERM, with no endpoint change first: the
+    replicas' own readiness (503 while draining) must take them out of HAProxy in time."""
+    t = d.timings
+    d.wait(t.settle)
+    serving = d.stack.serving()
+    keep, victims = serving[0], serving[1:]
+    down = d.events.add(
+        "fault",
+        f"scale {len(serving)} → 1: SIGTERM {', '.join(v.name for v in victims)} (readiness only)",
+    )
+    retired = d.stack.retire_many(victims, endpoint_first=False, prestop=0)
+    for figures in retired:
+        marked = d.monitor.first_time(
+            figures["replica"],
+            lambda s: s.startswith(("DOWN", "MAINT")),
+            after=figures.get("sigterm_at", down),
+        )
+        figures["out_of_haproxy_after_s"] = _round(
+            marked - figures["sigterm_at"] if marked else None
+        )
+    d.events.add("action", f"1 replica: {keep.name}")
+    d.wait(t.scale_hold)
+    up = d.events.add("action", f"scale 1 → {len(serving)}")
+    added = d.stack.start_replicas(d.stack.serving()[0].release, len(victims))
+    for replica in added:
+        d.stack.register(replica)
+    d.events.add("heal", f"{len(serving)} replicas serve again")
+    d.wait(t.settle)
+    records = d.records(o.start, d.clock.now())
+    o.figures.update(retired=retired, scale_up_took_s=_round(d.clock.now() - up - t.settle))
+    o.check("no failed request", not failed(records), _failures(records))
+    o.check(
+        "every replica exited 0 after draining",
+        all(f.get("exit_code") == 0 for f in retired),
+        retired,
+    )
+    o.check(
+        f"HAProxy stopped sending before the drain ended ({t.drain_seconds:g}s)",
+        all((f.get("out_of_haproxy_after_s") or 99) < t.drain_seconds for f in retired),
+        [f.get("out_of_haproxy_after_s") for f in retired],
+    )
+
+
+# --- 4 ----------------------------------------------------------------------------------------
+class ReadinessWatch:
+    """Each replica's /readyz, straight from its port, five times a second."""
+
+    def __init__(self, replicas: list[Replica], clock: Clock) -> None:
+        self.clock = clock
+        self.seen: dict[str, list[tuple[float, int | None]]] = {r.name: [] for r in replicas}
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._watch, args=(r,), daemon=True) for r in replicas
+        ]
+
+    def __enter__(self) -> ReadinessWatch:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(10)
+
+    def _watch(self, replica: Replica) -> None:
+        for _ in range(3000):  # bounded: ten minutes at most
+            if self._stop.is_set():
+                return
+            self.seen[replica.name].append((self.clock.now(), replica.readyz(timeout=4)))
+            self._stop.wait(0.2)
+
+    def first(self, name: str, status: int, after: float) -> float | None:
+        return next((t for t, s in self.seen[name] if t >= after and s == status), None)
+
+
+def postgres_restart(d: Drill, o: Outcome) -> None:
+    """Stop PostgreSQL (pg_ctl -m fast), start it again; the replicas recover by themselves."""
+    t = d.timings
+    d.wait(t.settle)
+    replicas = d.stack.serving()
+    pids = {r.name: (r.pid, r.restarts) for r in replicas}
+    with ReadinessWatch(replicas, d.clock) as watch:
+        d.wait(0.5)
+        down = d.events.add("fault", "PostgreSQL stopped (pg_ctl stop -m fast)")
+        d.stack.pg.stop("fast")
+        d.wait(t.pg_down)
+        d.stack.pg.start()
+        back = d.events.add("heal", "PostgreSQL started again")
+        d.wait_for(lambda: all(watch.first(r.name, 200, back) for r in replicas), timeout=30)
+        lb_back = None
+        if d.wait_for(lambda: all(d.monitor.status(r.name) == "UP" for r in replicas), timeout=30):
+            lb_back = d.events.add("heal", "every replica UP in HAProxy again")
+    # Failures are expected for requests that overlap the outage, up to the moment HAProxy
+    # has every replica back; any other failure counts.
+    window_end = lb_back if lb_back is not None else float("inf")
+    d.wait(t.settle)
+    records = d.records(o.start, d.clock.now())
+    outside = [r for r in failed(records) if not (r.done >= down and r.sent <= window_end)]
+    not_ready = {
+        r.name: _round((watch.first(r.name, 503, down) or 0) - down)
+        for r in replicas
+        if watch.first(r.name, 503, down)
+    }
+    ready_again = {
+        r.name: _round(watch.first(r.name, 200, back) - back)
+        if watch.first(r.name, 200, back)
+        else None
+        for r in replicas
+    }
+    o.figures.update(
+        postgres_down_s=_round(back - down),
+        readyz_503_after_s=not_ready,
+        ready_again_after_s=ready_again,
+        haproxy_all_up_after_s=_round(lb_back - back if lb_back else None),
+        failed_during_outage=len(failed(records)) - len(outside),
+        failed_outside_outage=len(outside),
+    )
+    o.check("/readyz turned 503 on every replica", len(not_ready) == len(replicas), not_ready)
+    o.check(
+        f"every replica ready again within {RECOVERY_BOUND:g}s of PostgreSQL being back",
+        all(v is not None and v <= RECOVERY_BOUND for v in ready_again.values()),
+        ready_again,
+    )
+    o.check(
+        "no replica was restarted",
+        all((r.pid, r.restarts) == pids[r.name] for r in replicas),
+        {r.name: r.restarts - pids[r.name][1] for r in replicas},
+    )
+    o.check("failures only while PostgreSQL was down", not outside, _failures(outside))
+
+
+# --- 5 ----------------------------------------------------------------------------------------
+def redis_outage(d: Drill, o: Outcome) -> None:
+    """SIGKILL Redis, leave it dead, start a fresh one on the same port."""
+    t = d.timings
+    d.wait(t.settle)
+    redis = d.stack.redis
+    down = d.events.add("fault", f"Redis killed (SIGKILL) for {t.redis_down:g}s")
+    redis.process.kill()
+    redis.process.wait(10)
+    d.wait(t.redis_down)
+    redis.start()
+    back = d.events.add("heal", "Redis started again (empty)")
+    d.wait(t.settle)
+    records = d.records(o.start, d.clock.now())
+    outage = [r for r in records if r.sent >= down and r.done <= back]
+    logged_in = [r for r in outage if r.user]
+    logged_out = [r for r in records if r.why == "logged out"]
+    o.figures.update(
+        requests_during_outage=len(outage),
+        logged_in_requests_during_outage=len(logged_in),
+        p99_ms_during_outage=_round(_percentile([r.latency_ms for r in outage], 99)),
+        failed_writes=len([r for r in failed(records) if r.is_write]),
+    )
+    o.check(
+        "no failed read",
+        not [r for r in failed(records) if r.is_read],
+        _failures(records, reads=True),
+    )
+    o.check(
+        "logged-in authors stayed logged in",
+        bool(logged_in) and not logged_out,
+        {"logged_in_requests_during_outage": len(logged_in), "logged_out": len(logged_out)},
+    )
+
+
+# --- 6 ----------------------------------------------------------------------------------------
+def hung_replica(d: Drill, o: Outcome) -> None:
+    """SIGSTOP every process of one replica: it still accepts connections but never answers."""
+    t = d.timings
+    d.wait(t.settle)
+    victim = d.rng.choice(d.stack.serving())
+    stopped = d.events.add("fault", f"SIGSTOP {victim.name} (hung)")
+    pids = d.stack.freeze(victim)
+    try:
+        down = d.wait_for(
+            lambda: (d.monitor.status(victim.name) or "").startswith("DOWN"),
+            timeout=t.hang,
+            step=0.05,
+        )
+        down_at = (
+            d.monitor.first_time(victim.name, lambda s: s.startswith("DOWN"), after=stopped)
+            if down
+            else None
+        )
+        if down_at:
+            d.events.add("action", f"HAProxy: {victim.name} DOWN")
+        d.wait(stopped + t.hang - d.clock.now())
+    finally:
+        d.stack.thaw(pids)
+    cont = d.events.add("heal", f"SIGCONT {victim.name}")
+    up_at = d.stack.wait_up(victim, timeout=30)
+    d.wait(t.settle)
+    records = d.records(o.start, d.clock.now())
+    bound = lb.DETECTION_BOUND + d.monitor.interval
+    before_down = (
+        d.monitor.sessions_between(victim.name, stopped - d.monitor.interval, down_at)
+        if down_at
+        else None
+    )
+    while_down = d.monitor.sessions_between(victim.name, down_at, cont) if down_at else None
+    fails = failed(records)
+    o.figures.update(
+        victim=victim.name,
+        out_of_rotation_after_s=_round(down_at - stopped if down_at else None),
+        detection_bound_s=_round(bound),
+        requests_sent_to_it_while_hung_before_down=before_down,
+        requests_sent_to_it_while_down=while_down,
+        back_in_rotation_after_sigcont_s=_round(up_at - cont if up_at else None),
+    )
+    o.check(
+        f"out of rotation within the health checks' bound ({bound:.2f}s)",
+        down_at is not None and down_at - stopped <= bound,
+        _round(down_at - stopped if down_at else None),
+    )
+    o.check("no request sent to it while it was DOWN", while_down == 0, while_down)
+    o.check(
+        "no failed read (HAProxy retried them after its server timeout)",
+        not [r for r in fails if r.is_read],
+        _failures(records, reads=True),
+    )
+    o.check(
+        "failures bounded by the requests it held when it hung",
+        before_down is not None and len(fails) <= before_down,
+        {"failed": len(fails), "held": before_down},
+    )
+    o.check(
+        "back in rotation after SIGCONT", up_at is not None, _round(up_at - cont if up_at else None)
+    )
+
+
+# --- 7 ----------------------------------------------------------------------------------------
+def backup_and_restore(d: Drill, o: Outcome) -> None:
+    """pg_dump under load from an exported snapshot, pg_restore into a fresh PostgreSQL,
+    compare every post and approved comment with what that snapshot saw."""
+    t = d.timings
+    d.wait(t.settle)
+    dump = d.out_dir / "backup.dump"
+    began = d.events.add("action", "pg_dump under load")
+    with psycopg.connect(d.stack.pg.url) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        snapshot_at = d.clock.now()
+        expected_posts = conn.execute(POSTS_SQL).fetchall()
+        expected_comments = conn.execute(APPROVED_COMMENTS_SQL).fetchall()
+        subprocess.run(
+            [str(PG_BIN / "pg_dump"), "--format=custom", f"--snapshot={snapshot}", f"--file={dump}",
+             f"--dbname={d.stack.pg.url}"],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        conn.rollback()
+    dumped = d.events.add("action", f"pg_dump done ({dump.stat().st_size // 1024} KiB)")
+    restored = PostgresServer()
+    try:
+        restored.start()
+        subprocess.run(
+            [str(PG_BIN / "pg_restore"), "--no-owner", "--exit-on-error",
+             f"--dbname={restored.url}", str(dump)],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        with psycopg.connect(restored.url) as conn:
+            got_posts = conn.execute(POSTS_SQL).fetchall()
+            got_comments = conn.execute(APPROVED_COMMENTS_SQL).fetchall()
+            restored_post_ids = {row[0] for row in got_posts}
+        # The restored database is one the app accepts: migrate_locked finds nothing to do.
+        migrate = d.stack.run_once(d.new, restored.url, "python manage.py migrate_locked")
+        d.events.add("action", "restored into a fresh PostgreSQL and compared")
+    finally:
+        restored.destroy()
+    d.wait(t.settle)
+    acked_before = [
+        r for r in d.load.snapshot()
+        if r.kind == "create" and r.ok and r.done < snapshot_at and r.write and "post_id" in r.write
+    ]  # fmt: skip
+    missing = [
+        r.write["post_id"] for r in acked_before if r.write["post_id"] not in restored_post_ids
+    ]
+    records = d.records(o.start, d.clock.now())
+    o.figures.update(
+        dump_s=_round(dumped - began),
+        dump_kib=dump.stat().st_size // 1024,
+        posts=len(expected_posts),
+        approved_comments=len(expected_comments),
+        posts_acknowledged_before_snapshot=len(acked_before),
+    )
+    o.check(
+        "every post restored as it was",
+        got_posts == expected_posts,
+        {
+            "expected": len(expected_posts),
+            "restored": len(got_posts),
+            "differ": _diff(expected_posts, got_posts),
+        },
+    )
+    o.check(
+        "every approved comment restored as it was",
+        got_comments == expected_comments,
+        {
+            "expected": len(expected_comments),
+            "restored": len(got_comments),
+            "differ": _diff(expected_comments, got_comments),
+        },
+    )
+    o.check("every post acknowledged before the dump is in it", not missing, missing[:10])
+    o.check(
+        "the app accepts the restored database (migrate_locked: nothing to apply)",
+        "No migrations to apply" in migrate,
+        migrate.strip()[-300:],
+    )
+    o.check("no failed request while dumping", not failed(records), _failures(records))
+
+
+SCENARIOS = [
+    (1, "rolling update", rolling_update),
+    (2, "self-healing (SIGKILL)", self_healing),
+    (3, "scale 3 → 1 → 3", scale_down_and_up),
+    (4, "PostgreSQL restart", postgres_restart),
+    (5, "Redis killed", redis_outage),
+    (6, "hung replica (SIGSTOP)", hung_replica),
+    (7, "backup and restore", backup_and_restore),
+]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _since(moment: float | None, origin: float) -> float | None:
+    return None if moment is None else round(moment - origin, 2)
+
+
+def _up(status: str) -> bool:
+    return status == "UP"
+
+
+def _served_by(d: Drill, replica: str, after: float) -> float | None:
+    """When a page rendered by `replica` was first requested after `after`."""
+    return next(
+        (r.sent for r in d.load.snapshot() if r.replica == replica and r.sent > after), None
+    )
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def _count_by(records: list[Record], attribute: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        value = getattr(record, attribute)
+        if value:
+            counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _failures(records: list[Record], reads: bool = False) -> dict:
+    """Failures by reason, with a few examples: the evidence a failed check shows."""
+    items = [r for r in records if not r.ok and (r.is_read or not reads)]
+    reasons: dict[str, int] = {}
+    for record in items:
+        reasons[record.why] = reasons.get(record.why, 0) + 1
+    examples = [
+        {"request_id": r.request_id, "kind": r.kind, "path": r.path, "status": r.status,
+         "why": r.why, "server": r.server, "sent": round(r.sent, 2)}
+        for r in items[:5]
+    ]  # fmt: skip
+    return {"count": len(items), "reasons": reasons, "examples": examples}
+
+
+def _diff(expected: list, got: list) -> list:
+    a, b = set(expected), set(got)
+    return [repr(row)[:200] for row in list(a ^ b)[:3]]
