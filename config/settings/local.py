@@ -9,9 +9,11 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
+LOCAL_DATA = BASE_DIR / "var"  # the SQLite database and the demo login, git-ignored
+LOCAL_DATA.mkdir(exist_ok=True)
 DATABASES = {
     "default": database_from_url(
-        env("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+        env("DATABASE_URL", default="") or f"sqlite:///{LOCAL_DATA / 'db.sqlite3'}"
     )
 }
 METRICS_ON_APP_PORT = True
