@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,7 +43,7 @@ class PostListView(ListView):
         return (
             Post.objects.published()
             .select_related("author")
-            .annotate(comment_count=Count("comments", filter=Q(comments__approved=True)))
+            .with_comment_count()
             .defer("body", "body_html")
             .order_by("-published_date", "-pk")
         )
