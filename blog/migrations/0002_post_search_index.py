@@ -1,7 +1,7 @@
 """A GIN index for full-text search over posts, on PostgreSQL only (SQLite has no such index).
 
-The expression is frozen here on purpose: it must equal blog.search.post_search_vector(), and a
-test asserts that PostgreSQL's planner uses this index for a search.
+The expression is frozen here on purpose. Migration 0003 replaced this index with one on a
+stored column holding the same document (blog.search.post_search_document()).
 """
 
 from django.contrib.postgres.indexes import GinIndex

@@ -78,3 +78,25 @@ def test_postgres_search_uses_the_gin_index(posts):
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.explain()
     assert "post_search_idx" in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_search_document_follows_every_write(author):
+    # The stored document is kept by a trigger, so edits and bulk inserts are found alike.
+    post = PostFactory(author=author, title="Notes", body="About gunicorn workers.")
+    post.body = "About nginx caches."
+    post.save()
+    bulk = Post.objects.bulk_create(
+        [
+            Post(
+                author=author,
+                title="Bulk",
+                body="Redis",
+                body_html="",
+                published_date=post.published_date,
+            )
+        ]
+    )
+    assert list(search_posts("nginx")) == [post]
+    assert list(search_posts("gunicorn")) == []
+    assert list(search_posts("redis")) == bulk
