@@ -53,7 +53,12 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         match = getattr(request, "resolver_match", None)
-        view = match.view_name if match else ("static" if self._is_static(request) else "none")
+        if match:
+            view = match.view_name
+        else:  # a page served by ops.pagecache names the view that rendered it
+            view = getattr(request, "cached_view_name", None) or (
+                "static" if self._is_static(request) else "none"
+            )
         method = request.method if request.method in _KNOWN_METHODS else "other"
         metrics.REQUESTS.labels(view=view, method=method, status=response.status_code).inc()
         metrics.LATENCY.labels(view=view).observe(time.perf_counter() - started)

@@ -5,6 +5,11 @@ personal (a user name, a CSRF token, a message) can be cached. Shared pages say 
 Cache-Control for CDNs and edge caches, and are kept in the application cache under a
 content generation: any change to published content bumps the generation, so every cached
 page is replaced at once on every replica. Everything else is `private, no-store`.
+
+Views opt in with `public_page`; `PageCacheMiddleware`, near the top of the middleware stack,
+stores their finished responses (with every header the middleware below it added) and serves
+them again without running that middleware, the URL resolver or the view: one cache round
+trip fetches the page and the current generation together.
 """
 
 import hashlib
@@ -13,6 +18,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -21,33 +27,64 @@ from ops import metrics
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
+# Set by the view on responses the middleware may store; never leaves the process.
+_STORABLE = "_kubeblog_public_page"
+# Added per response by the server or by the middleware above this one.
+_NOT_STORED = frozenset({"date", "set-cookie", "x-request-id"})
 
 
 def public_page(view):
-    """Serve this view from the page cache to anonymous readers; mark its caching headers."""
+    """Mark this view's anonymous responses public (for shared caches) and app-cacheable."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not is_shareable(request):
             return private(view(request, *args, **kwargs))
-        key = _page_key(request) if settings.APP_PAGE_CACHE else None
-        if key:
-            hit = cache.get(key)
-            if hit is not None:
-                metrics.PAGE_CACHE.labels(result="hit").inc()
-                content, content_type = hit
-                return _public(HttpResponse(content, content_type=content_type))
-            metrics.PAGE_CACHE.labels(result="miss").inc()
         response = view(request, *args, **kwargs)
         if hasattr(response, "render") and callable(response.render):
             response = response.render()
         if response.status_code != 200 or response.cookies or response.streaming:
             return private(response)
-        if key:
-            cache.set(key, (response.content, response["Content-Type"]), settings.PUBLIC_PAGE_TTL)
+        setattr(response, _STORABLE, True)
         return _public(response)
 
     return wrapper
+
+
+class PageCacheMiddleware:
+    """Serve stored anonymous pages before the rest of the middleware runs; store new ones.
+
+    Placed right below the request-id/metrics middleware. A page is served from the cache
+    only to a request that would have got exactly that page: shareable (see is_shareable),
+    same scheme, host (validated against ALLOWED_HOSTS) and path with query, same replica and
+    version, and stored under the current content generation.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            not settings.APP_PAGE_CACHE
+            or not is_shareable(request)
+            or request.path_info.startswith(settings.STATIC_URL)  # WhiteNoise's, never stored
+        ):
+            return self.get_response(request)
+        try:
+            key = _page_key(request)
+        except DisallowedHost:
+            return self.get_response(request)  # answered 400 further down
+        found = cache.get_many([GENERATION_KEY, key])
+        generation = found.get(GENERATION_KEY, 0)
+        entry = found.get(key)
+        if entry is not None and entry["generation"] == generation:
+            metrics.PAGE_CACHE.labels(result="hit").inc()
+            return _from_entry(request, entry)
+        metrics.PAGE_CACHE.labels(result="miss").inc()
+        response = self.get_response(request)
+        if _storable(response):
+            cache.set(key, _entry(request, response, generation), settings.PUBLIC_PAGE_TTL)
+        return response
 
 
 def is_shareable(request) -> bool:
@@ -87,8 +124,41 @@ def _public(response):
 
 
 def _page_key(request) -> str:
-    generation = cache.get(GENERATION_KEY, 0)
-    url = f"{request.get_host()}{request.get_full_path()}"
+    scheme = "https" if request.is_secure() else "http"
+    url = f"{scheme}://{request.get_host()}{request.get_full_path()}"
     path = hashlib.sha256(url.encode()).hexdigest()[:32]
     # The page names the replica and version that rendered it, so each keeps its own copy.
-    return f"page:{generation}:{settings.APP_VERSION}:{settings.POD_NAME}:{path}"
+    return f"page:{settings.APP_VERSION}:{settings.POD_NAME}:{path}"
+
+
+def _storable(response) -> bool:
+    # Checked again here: middleware below the view may have set a cookie or made it private.
+    cache_control = response.get("Cache-Control", "")
+    return (
+        getattr(response, _STORABLE, False)
+        and response.status_code == 200
+        and not response.cookies
+        and not response.streaming
+        and "private" not in cache_control
+        and "no-store" not in cache_control
+    )
+
+
+def _entry(request, response, generation) -> dict:
+    match = getattr(request, "resolver_match", None)
+    return {
+        "generation": generation,
+        "status": response.status_code,
+        "headers": [(k, v) for k, v in response.items() if k.lower() not in _NOT_STORED],
+        "content": response.content,
+        "view": match.view_name if match else None,
+    }
+
+
+def _from_entry(request, entry) -> HttpResponse:
+    response = HttpResponse(entry["content"], status=entry["status"])
+    for name, value in entry["headers"]:
+        response.headers[name] = value
+    # For the request metrics: the view that rendered the page, although it did not run now.
+    request.cached_view_name = entry["view"]
+    return response

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # First, so probes answer before host validation, HTTPS redirects or sessions.
     "ops.middleware.ProbeMiddleware",
     "ops.middleware.RequestContextMiddleware",
+    # Stored anonymous pages are answered here, before the middleware below runs again.
+    "ops.pagecache.PageCacheMiddleware",
     "ops.middleware.PrivateByDefaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

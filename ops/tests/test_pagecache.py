@@ -1,5 +1,6 @@
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from blog.tests.factories import CommentFactory, PostFactory, UserFactory
@@ -132,3 +133,37 @@ def test_replicas_and_versions_keep_separate_copies(client, author, settings):
     assert b"web-1" in client.get("/").content
     settings.POD_NAME = "web-2"
     assert b"web-2" in client.get("/").content
+
+
+def test_a_stored_page_keeps_every_header_and_gets_a_fresh_request_id(client, author):
+    PostFactory(author=author)
+    first = client.get("/")
+    second = client.get("/")  # served by PageCacheMiddleware, before the rest of the stack
+    names = {name for name in first.headers if name != "X-Request-ID"}
+    assert {name: second[name] for name in names} == {name: first[name] for name in names}
+    assert "Content-Security-Policy" in second and "X-Frame-Options" in second
+    assert second["X-Request-ID"] != first["X-Request-ID"]
+
+
+def test_a_page_stored_for_https_is_never_served_over_plain_http(client, author, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    PostFactory(author=author)
+    assert client.get("/", secure=True).status_code == 200
+    assert client.get("/").status_code == 301
+
+
+def test_a_public_page_that_middleware_below_made_personal_is_not_stored():
+    from django.http import HttpResponse
+
+    from ops.pagecache import _public, _storable, public_page
+
+    page = public_page(lambda request: HttpResponse("page"))
+    request = RequestFactory().get("/")
+    assert _storable(page(request))
+    with_cookie = page(request)
+    with_cookie.set_cookie("csrftoken", "x")  # as CsrfViewMiddleware would, after the view
+    assert not _storable(with_cookie)
+    made_private = page(request)
+    made_private["Cache-Control"] = "private"
+    assert not _storable(made_private)
+    assert not _storable(_public(HttpResponse("not marked by public_page")))
