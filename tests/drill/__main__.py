@@ -34,13 +34,18 @@ def _terminate(signum, frame):
 
 
 def back_to_baseline(d: Drill, timeout: float = 60.0) -> bool:
-    """Before the next scenario: the Deployment's replica count, all UP in HAProxy."""
+    """Before each scenario: the Deployment's replica count, all UP in HAProxy (a scenario
+    that failed half-way may have left fewer)."""
     missing = d.timings.replicas - len(d.stack.serving())
     if missing > 0:
         release = d.stack.serving()[-1].release if d.stack.serving() else d.new
         d.events.add("action", f"baseline: starting {missing} replica(s)")
-        for replica in d.stack.start_replicas(release, missing):
-            d.stack.register(replica)
+        try:
+            for replica in d.stack.start_replicas(release, missing):
+                d.stack.register(replica)
+        except Exception:
+            traceback.print_exc()
+            return False
     return bool(
         d.wait_for(
             lambda: all(d.monitor.status(r.name) == "UP" for r in d.stack.serving()),
@@ -75,26 +80,28 @@ def run(timings: Timings, out_dir: Path) -> dict:
         supervisor.start()
         load = Load(stack.haproxy.url, stack.authors, clock, timings.rate)
         load.start()
-        events.add("action", f"load: {timings.rate:g} requests/s")
+        window_start = events.add("action", f"load: {timings.rate:g} requests/s")
         time.sleep(timings.warmup)
         drill = Drill(stack, load, monitor, supervisor, events, clock, timings, old, new, out_dir)
+        # Scenario windows are contiguous: every request sent after the load began counts in
+        # exactly one scenario (the first one's window includes the warm-up).
         for number, name, scenario in SCENARIOS:
-            outcome = Outcome(number, name, start=clock.now())
+            outcome = Outcome(number, name, start=window_start)
             events.add("scenario", f"{number}. {name}")
             if fatal:
                 outcome.error = f"not run: {fatal}"
+            elif not back_to_baseline(drill):
+                fatal = "the replicas did not all come back after the previous scenario"
+                outcome.error = fatal
             else:
                 try:
                     scenario(drill, outcome)
                 except Exception:
                     outcome.error = traceback.format_exc(limit=4)
                     print(outcome.error, file=sys.stderr, flush=True)
-                try:
-                    if not back_to_baseline(drill):
-                        fatal = "the replicas did not come back after the previous scenario"
-                except Exception as exc:
-                    fatal = f"the replicas did not come back after the previous scenario: {exc!r}"
-            outcome.end = clock.now()
+            if not outcome.end:
+                drill.finish(outcome)
+            window_start = outcome.end
             outcomes.append(outcome)
         load.stop()
         verdicts = verify_writes(load.snapshot(), stack.pg.url)
@@ -112,7 +119,12 @@ def run(timings: Timings, out_dir: Path) -> dict:
 
     records = load.snapshot() if load else []
     log = read_log(stack.haproxy.log_path)
-    scenarios = [summarize(o, records, verdicts, log) for o in outcomes]
+    scenarios = [
+        summarize(
+            o, records, verdicts, log, monitor.machine_between(o.start, o.end) if monitor else {}
+        )
+        for o in outcomes
+    ]
     acked = [v for v in verdicts.values() if v.acked]
     report = {
         "mode": timings.mode,
@@ -161,6 +173,7 @@ def run(timings: Timings, out_dir: Path) -> dict:
             events.items,
             outcomes,
             monitor.up_count() if monitor else [],
+            monitor.machine if monitor else [],
             PLOT_COLORS,
             server_colors,
             f"kubeblog drill ({timings.mode}): {timings.rate:g} requests/s through HAProxy, "

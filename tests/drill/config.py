@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Each replica: two gunicorn workers of four threads (two shared cores for everything here).
+GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 4
+
 
 @dataclass(frozen=True)
 class Timings:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.drill.clock import Clock
+from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS
 from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,15 @@ BACKEND = "web"
 CHECK_INTER = 0.5  # seconds between checks
 CHECK_FALL = 2  # failed checks in a row before a replica is DOWN
 CHECK_RISE = 2  # good checks in a row before it is UP again
-SERVER_ARGS = f"check inter {int(CHECK_INTER * 1000)}ms fall {CHECK_FALL} rise {CHECK_RISE}"
+# No more requests in flight on a replica than it has threads; the rest wait in HAProxy's
+# queue (`timeout queue`), not in the replica's, so a readiness check never waits behind a
+# backlog and a busy replica is not mistaken for a dead one. A hung replica holds at most this
+# many requests.
+SERVER_MAXCONN = GUNICORN_WORKERS * GUNICORN_THREADS
+SERVER_ARGS = (
+    f"check inter {int(CHECK_INTER * 1000)}ms fall {CHECK_FALL} rise {CHECK_RISE}"
+    f" maxconn {SERVER_MAXCONN}"
+)
 
 
 def _config_seconds(name: str) -> float:
@@ -180,6 +189,8 @@ class Monitor:
     interval: float = 0.25
     samples: list[ServerSample] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    # The whole machine, which the drill shares: (t, CPU busy %, runnable tasks).
+    machine: list[tuple[float, float, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -195,10 +206,17 @@ class Monitor:
 
     def _run(self) -> None:
         last: dict[str, str] = {}
+        cpu = _cpu_times()
         # Bounded: at most two hours of samples, whatever happens.
         for _ in range(int(7200 / self.interval)):
             if self._stop.is_set():
                 return
+            now_cpu = _cpu_times()
+            if cpu and now_cpu and now_cpu[1] > cpu[1]:
+                busy = 100 * (1 - (now_cpu[0] - cpu[0]) / (now_cpu[1] - cpu[1]))
+                with self._lock:
+                    self.machine.append((self.clock.now(), round(busy, 1), _runnable()))
+            cpu = now_cpu
             try:
                 rows = self.haproxy.servers()
             except OSError:
@@ -237,11 +255,40 @@ class Monitor:
             ]
         return (inside[-1] - inside[0]) if len(inside) >= 2 else 0
 
+    def machine_between(self, start: float, end: float) -> dict:
+        """How busy the shared machine was: mean CPU busy % and the longest run queue."""
+        with self._lock:
+            inside = [m for m in self.machine if start <= m[0] <= end]
+        if not inside:
+            return {}
+        return {
+            "machine_cpu_busy_pct": round(sum(m[1] for m in inside) / len(inside), 1),
+            "machine_run_queue_max": max(m[2] for m in inside),
+        }
+
     def up_count(self) -> list[tuple[float, int]]:
         with self._lock:
             return [
                 (s.t, sum(1 for v in s.status.values() if v.startswith("UP"))) for s in self.samples
             ]
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle + iowait, total) jiffies of all CPUs, from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    values = [int(v) for v in fields]
+    return values[3] + values[4], sum(values[:8])
+
+
+def _runnable() -> int:
+    """Tasks running or waiting for a CPU right now (procs_running in /proc/stat)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("procs_running"):
+            return int(line.split()[1])
+    return 0
 
 
 @dataclass(frozen=True)

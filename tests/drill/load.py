@@ -16,6 +16,7 @@ import random
 import re
 import secrets
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 import aiohttp
@@ -118,6 +119,7 @@ class Load:
         self._seq = 0
         self._stopping = False
         self._anonymous: aiohttp.ClientSession | None = None
+        self._pending: dict[int, float] = {}  # requests sent and not answered yet: seq -> sent
         self._thread = threading.Thread(target=self._thread_main, name="load", daemon=True)
         self._lock = threading.Lock()
 
@@ -136,6 +138,15 @@ class Load:
     def snapshot(self) -> list[Record]:
         with self._lock:
             return list(self.records)
+
+    def wait_answered(self, sent_before: float, timeout: float = CLIENT_TIMEOUT + 10) -> None:
+        """Wait until every request sent before that time has its answer (or its error)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(sent < sent_before for sent in self._pending.values()):
+                    return
+            time.sleep(0.1)
 
     # --- the client --------------------------------------------------------------------------
     def _thread_main(self) -> None:
@@ -357,10 +368,11 @@ class Load:
         with self._lock:
             self._seq += 1
             seq = self._seq
-        record = Record(
-            seq, kind, method, path, f"drill-{seq:07d}", self.clock.now(),
-            user=user.username if user else None, write=write, phase=phase,
-        )  # fmt: skip
+            record = Record(
+                seq, kind, method, path, f"drill-{seq:07d}", self.clock.now(),
+                user=user.username if user else None, write=write, phase=phase,
+            )  # fmt: skip
+            self._pending[seq] = record.sent
         if method == "POST":
             data = {**(data or {}), "csrfmiddlewaretoken": _csrf_token(session, self.base)}
         body = b""
@@ -379,12 +391,17 @@ class Load:
                 headers = CIMultiDict(response.headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
             record.why = f"client: {type(exc).__name__} {str(exc)[:80]}".strip()
-        record.done = self.clock.now()
-        record.server = headers.get("X-Drill-Server")
-        if record.status is not None:
-            _judge(record, body, headers)
-        with self._lock:
-            self.records.append(record)
+        finally:
+            # Recorded whatever happened, even if the task is cancelled at the very end.
+            record.done = self.clock.now()
+            record.server = headers.get("X-Drill-Server")
+            if record.status is not None:
+                _judge(record, body, headers)
+            elif not record.why:
+                record.why = "client: no answer"
+            with self._lock:
+                self.records.append(record)
+                self._pending.pop(seq, None)
         return record, body
 
 

@@ -17,6 +17,7 @@ def summarize(
     records: list[Record],
     verdicts: dict[int, Verdict],
     log: dict[str, LogLine],
+    machine: dict,
 ) -> dict:
     """The scenario's object in report.json; adds the database checks to its verdict."""
     inside = [r for r in records if r.phase == "load" and outcome.start <= r.sent < outcome.end]
@@ -50,9 +51,11 @@ def summarize(
         "writes_acknowledged": sum(1 for v in writes if v.acked),
         "writes_failed_but_applied": sum(1 for v in writes if not v.acked and v.applied),
         "retried_by_haproxy": len(retried),
-        "retried_posts": sum(1 for r in retried if r.method == "POST"),
+        # Only possible when the connection failed, before the request reached a replica.
+        "posts_retried_on_connection_failure": sum(1 for r in retried if r.method == "POST"),
         "failure_reasons": _reasons(failures),
         **outcome.figures,
+        **machine,
         "checks": outcome.checks,
         "error": outcome.error,
         "window_s": [round(outcome.start, 2), round(outcome.end, 2)],
@@ -85,12 +88,14 @@ def plot_timeline(
     events: list[Event],
     outcomes: list[Outcome],
     up_counts: list[tuple[float, int]],
+    machine: list[tuple[float, float, int]],
     colors: dict[str, str],
     server_colors: dict[str, str],
     title: str,
 ) -> None:
     """Requests per second (by the colour of the version that answered) above the axis,
-    failures below it, latency and ready replicas underneath; faults and heals marked."""
+    failures below it; latency and the replicas UP in HAProxy; how busy the shared machine
+    was; faults (red) and heals (green) marked across all three."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,8 +127,8 @@ def plot_timeline(
         else:
             failed_writes[i] -= 1
 
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(16, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.6]}
+    fig, (top, bottom, host) = plt.subplots(
+        3, 1, figsize=(16, 10), sharex=True, gridspec_kw={"height_ratios": [3, 1.6, 0.8]}
     )
     bottom_stack = [0] * len(seconds)
     for key, values in ok_by.items():
@@ -161,7 +166,17 @@ def plot_timeline(
     bottom.plot(seconds, [v if v else None for v in p99], color="#ef6c00", linewidth=1, label="p99")
     bottom.set_yscale("log")
     bottom.set_ylabel("latency (ms)")
-    bottom.set_xlabel("seconds since the drill began")
+    if machine:
+        host.fill_between(
+            [m[0] for m in machine],
+            [m[1] for m in machine],
+            color="#90a4ae",
+            step="post",
+            linewidth=0,
+        )
+        host.set_ylim(0, 100)
+        host.set_ylabel("machine CPU\nbusy %")
+    host.set_xlabel("seconds since the drill began")
     if up_counts:
         twin = bottom.twinx()
         twin.step(
@@ -178,7 +193,7 @@ def plot_timeline(
     bottom.legend(loc="upper left", fontsize=8)
 
     for k, outcome in enumerate(outcomes):
-        for axis in (top, bottom):
+        for axis in (top, bottom, host):
             axis.axvspan(
                 outcome.start,
                 outcome.end,
@@ -197,7 +212,7 @@ def plot_timeline(
         if event.kind not in ("fault", "heal"):
             continue
         color = "#d50000" if event.kind == "fault" else "#2e7d32"
-        for axis in (top, bottom):
+        for axis in (top, bottom, host):
             axis.axvline(event.t, color=color, linestyle="--", linewidth=0.9)
         top.text(
             event.t,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.drill.clock import Clock, Events
-from tests.drill.config import Timings
+from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
 from tests.drill.haproxy import HAProxy
 from tests.services import PostgresServer, RedisServer, free_port
 
@@ -213,9 +213,8 @@ class Stack:
             "COMMENT_RATE_LIMIT": "1000000",
             "DRAIN_SECONDS": f"{t.drain_seconds:g}",
             "GUNICORN_GRACEFUL_TIMEOUT": str(t.graceful_timeout),
-            # Two shared cores for everything: two workers of four threads per replica.
-            "GUNICORN_WORKERS": "2",
-            "GUNICORN_THREADS": "4",
+            "GUNICORN_WORKERS": str(GUNICORN_WORKERS),
+            "GUNICORN_THREADS": str(GUNICORN_THREADS),
             "LOG_LEVEL": "INFO",
         }
 

@@ -1,0 +1,77 @@
+"""The short drill, inside `make test`: every scenario of the full drill with shorter waits.
+
+It runs `python -m tests.drill --short` in its own process (its threads, signals and clean-up
+stay out of pytest's) and reads the report it writes to build/drill-short/. The image is
+reused when an earlier suite of the run built kubeblog:dev, built otherwise.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.drill.haproxy import CONFIG
+from tests.drill.report import table
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "build" / "drill-short"
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # called from tests/drill/conftest.py
+    if SUMMARY:
+        terminalreporter.section("kubeblog drill (short)")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
+
+
+def test_haproxy_configuration_is_valid(tmp_path):
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed (scripts/system-deps.sh drill installs it)")
+    env = {
+        **os.environ,
+        "DRILL_HTTP_PORT": "18080",
+        "DRILL_HAPROXY_SOCKET": str(tmp_path / "admin.sock"),
+    }
+    result = subprocess.run(
+        ["haproxy", "-c", "-f", str(CONFIG)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Warnings would mean HAProxy ignores part of what the drill relies on.
+    assert "WARNING" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_short_drill_passes_every_scenario():
+    for tool in ("podman", "haproxy"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (scripts/system-deps.sh drill installs it)")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.drill", "--short", "--out", str(OUT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    took = time.monotonic() - started
+    output = (result.stdout + result.stderr)[-6000:]
+    report_path = OUT / "report.json"
+    assert report_path.exists(), f"the drill wrote no report (exit {result.returncode}):\n{output}"
+    report = json.loads(report_path.read_text())
+    SUMMARY.extend([table(report), f"short drill: {took:.0f} s with the image build if any"])
+    failed = {
+        f"{s['number']}. {s['name']}": [c["check"] for c in s["checks"] if not c["passed"]]
+        + ([s["error"].strip().splitlines()[-1]] if s["error"] else [])
+        for s in report["scenarios"]
+        if not s["passed"]
+    }
+    assert report["error"] is None, report["error"]
+    assert len(report["scenarios"]) == 7
+    assert not failed, f"scenarios failed: {json.dumps(failed, indent=1)}\n{output}"
+    assert report["passed"] and result.returncode == 0, output
