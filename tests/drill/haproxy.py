@@ -32,9 +32,12 @@ CHECK_RISE = 2  # good checks in a row before it is UP again
 # backlog and a busy replica is not mistaken for a dead one. A hung replica holds at most this
 # many requests.
 SERVER_MAXCONN = GUNICORN_WORKERS * GUNICORN_THREADS
+# A refused connection on live traffic marks the replica DOWN at once (passive check), so the
+# retries of a request to a replica that just died go elsewhere instead of back to it; the
+# active checks bring it back after `rise` good answers.
 SERVER_ARGS = (
     f"check inter {int(CHECK_INTER * 1000)}ms fall {CHECK_FALL} rise {CHECK_RISE}"
-    f" maxconn {SERVER_MAXCONN}"
+    f" maxconn {SERVER_MAXCONN} observe layer4 error-limit 1 on-error mark-down"
 )
 
 
