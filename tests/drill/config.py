@@ -23,7 +23,9 @@ class Timings:
     scale_hold: float  # seconds at one replica in scenario 3
     pg_down: float  # seconds PostgreSQL stays stopped in scenario 4
     redis_down: float  # seconds Redis stays dead in scenario 5
-    hang: float  # seconds between SIGSTOP and SIGCONT in scenario 6
+    # Seconds between SIGSTOP and SIGCONT in scenario 6: longer than HAProxy's server timeout
+    # (10 s), so the requests the hung replica held time out and the reads are retried.
+    hang: float
 
 
 FULL = Timings(
@@ -39,7 +41,7 @@ FULL = Timings(
     scale_hold=12.0,
     pg_down=10.0,
     redis_down=20.0,
-    hang=10.0,
+    hang=15.0,
 )
 
 SHORT = Timings(
@@ -55,5 +57,5 @@ SHORT = Timings(
     scale_hold=5.0,
     pg_down=5.0,
     redis_down=8.0,
-    hang=6.0,
+    hang=12.0,
 )

@@ -52,9 +52,10 @@ def _config_seconds(name: str) -> float:
 
 CHECK_TIMEOUT = _config_seconds("check")
 SERVER_TIMEOUT = _config_seconds("server")
-# The longest a replica that stops answering can keep getting new requests: the check in
-# progress may have just passed, then `fall` checks each wait up to the check timeout.
-DETECTION_BOUND = CHECK_INTER + CHECK_FALL * (CHECK_INTER + CHECK_TIMEOUT)
+# The longest a replica that stops answering can keep getting new requests: up to one interval
+# until the next check, then `fall` checks that each time out, an interval apart (5.0 s), plus
+# a second of timer slack on a shared, busy machine.
+DETECTION_BOUND = CHECK_INTER + CHECK_FALL * CHECK_TIMEOUT + (CHECK_FALL - 1) * CHECK_INTER + 1.0
 
 
 class HAProxy:
@@ -268,6 +269,11 @@ class Monitor:
             "machine_cpu_busy_pct": round(sum(m[1] for m in inside) / len(inside), 1),
             "machine_run_queue_max": max(m[2] for m in inside),
         }
+
+    def fewest_up(self, start: float, end: float) -> int | None:
+        """The fewest replicas UP at once between two times."""
+        counts = [n for t, n in self.up_count() if start <= t <= end]
+        return min(counts) if counts else None
 
     def up_count(self) -> list[tuple[float, int]]:
         with self._lock:

@@ -110,13 +110,20 @@ def rolling_update(d: Drill, o: Outcome) -> None:
     seen_during = sorted({r.version for r in during if r.version})
     after_versions = sorted({r.version for r in after if r.version})
     after_colors = sorted({r.color for r in after if r.color})
+    fewest = d.monitor.fewest_up(begin, end)
     o.figures.update(
+        fewest_replicas_up_during=fewest,
         versions_during=_count_by(during, "version"),
         versions_after=_count_by(after, "version"),
         colors_after=after_colors,
         retired=retired,
     )
     o.check("no failed request", not failed(records), _failures(records))
+    o.check(
+        f"never fewer than {len(old)} replicas UP (maxUnavailable 0)",
+        fewest is not None and fewest >= len(old),
+        fewest,
+    )
     o.check(
         "both versions answered during the rollout",
         seen_during == sorted({d.old.version, d.new.version}),
