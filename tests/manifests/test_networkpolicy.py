@@ -213,6 +213,11 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
                 for p in (443, 6443)
             },
         }
+    if "edge-cache" in names:
+        expected |= {
+            ("ingress-nginx", "edge-cache", 8080, TCP),
+            ("edge-cache", "web", 8000, TCP),
+        }
     if "fluent-bit" in names:
         expected |= {
             ("fluent-bit", "kube-dns", 53, UDP),
