@@ -85,23 +85,35 @@ def next_version(version: str) -> str:
 def ensure_images() -> tuple[Release, Release]:
     """The current release (kubeblog:dev, orange) and the next one (maroon).
 
-    kubeblog:dev is reused when it exists (the image tests may have built it in this run),
-    otherwise built by scripts/build-image.sh. The next release is a real second image, as a
+    kubeblog:dev is reused when it was built from this very commit with a clean tree (its
+    revision label says so); otherwise scripts/build-image.sh builds it, which takes seconds
+    when an earlier build left the layer cache warm, and minutes on a fresh machine. The drill
+    must never pass on an image of older code. The next release is a real second image, as a
     rollout changes the image tag: `FROM kubeblog:dev` with the next version baked in, which
     builds in seconds. Its colour comes from the environment, as the ConfigMap gives it.
     """
     version = project_version()
-    if podman("image", "exists", IMAGE, check=False).returncode != 0:
+    built_from, tree = _image_revision(), _tree_revision()
+    if built_from is None or built_from != tree:
         env = {**os.environ, "CONTAINER_ENGINE": "podman"}
         env.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/local/containers.conf"))
-        print(f"[drill] {IMAGE} is missing: scripts/build-image.sh {version}", flush=True)
-        subprocess.run(
+        print(
+            f"[drill] building {IMAGE} of this tree: scripts/build-image.sh {version}", flush=True
+        )
+        build = subprocess.run(
             [str(ROOT / "scripts/build-image.sh"), version],
             cwd=ROOT,
             env=env,
-            check=True,
+            capture_output=True,
+            text=True,
             timeout=900,
         )
+        if build.returncode != 0:
+            raise RuntimeError(
+                f"scripts/build-image.sh failed:\n{(build.stdout + build.stderr)[-3000:]}"
+            )
+    else:
+        print(f"[drill] reusing {IMAGE}, built from this commit", flush=True)
     labels = podman(
         "image",
         "inspect",
@@ -120,6 +132,24 @@ def ensure_images() -> tuple[Release, Release]:
         )
         podman("build", "--format", "docker", "-q", "-t", new_image, context, timeout=300)
     return Release(IMAGE, current, "orange"), Release(new_image, new_version, "maroon")
+
+
+def _image_revision() -> str | None:
+    """The git revision kubeblog:dev was built from (its OCI label), None if it is missing."""
+    result = podman(
+        "image", "inspect", IMAGE, "--format",
+        '{{index .Labels "org.opencontainers.image.revision"}}', check=False,
+    )  # fmt: skip
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _tree_revision() -> str | None:
+    """HEAD when the working tree is clean, else None (nothing can be known to match it)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    clean = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=ROOT)
+    if head.returncode != 0 or clean.returncode != 0:
+        return None
+    return head.stdout.strip()
 
 
 def http_status(port: int, path: str, timeout: float = 4.0) -> int | None:

@@ -1,8 +1,8 @@
 """The short drill, inside `make test`: every scenario of the full drill with shorter waits.
 
 It runs `python -m tests.drill --short` in its own process (its threads, signals and clean-up
-stay out of pytest's) and reads the report it writes to build/drill-short/. The image is
-reused when an earlier suite of the run built kubeblog:dev, built otherwise.
+stay out of pytest's) and reads the report it writes to build/drill-short/. kubeblog:dev is
+reused when it was built from this commit, built otherwise (tests/drill/stack.py).
 """
 
 import json
