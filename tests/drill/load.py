@@ -377,6 +377,7 @@ class Load:
             data = {**(data or {}), "csrfmiddlewaretoken": _csrf_token(session, self.base)}
         body = b""
         headers: CIMultiDict = CIMultiDict()
+        answered = False
         try:
             async with session.request(
                 method,
@@ -386,16 +387,18 @@ class Load:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT),
             ) as response:
-                body = await response.read()
+                # Status and headers first: a body cut short still says who started it.
                 record.status = response.status
                 headers = CIMultiDict(response.headers)
+                body = await response.read()
+                answered = True
         except (TimeoutError, aiohttp.ClientError) as exc:
             record.why = f"client: {type(exc).__name__} {str(exc)[:80]}".strip()
         finally:
             # Recorded whatever happened, even if the task is cancelled at the very end.
             record.done = self.clock.now()
             record.server = headers.get("X-Drill-Server")
-            if record.status is not None:
+            if answered:
                 _judge(record, body, headers)
             elif not record.why:
                 record.why = "client: no answer"
