@@ -93,7 +93,19 @@ def update_docs(doc: Path, report: dict) -> None:
     doc.write_text(pattern.sub(lambda _: block, text))
 
 
+SHAPE = ("name", "rps", "p50_ms", "p99_ms", "errors", "target", "met")
+
+
+def normalise(report: dict) -> dict:
+    """Every result has the issue's fields first (null where they do not apply), then extras."""
+    report["results"] = [
+        {**{key: row.get(key) for key in SHAPE}, **row} for row in report["results"]
+    ]
+    return report
+
+
 def write(report: dict, out: Path) -> None:
+    normalise(report)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown(report))
