@@ -257,7 +257,10 @@ class ReadinessWatch:
         for _ in range(3000):  # bounded: ten minutes at most
             if self._stop.is_set():
                 return
-            self.seen[replica.name].append((self.clock.now(), replica.readyz(timeout=4)))
+            # A generous timeout: with the database away /readyz takes the pool's 3 s to say
+            # 503, more on a busy machine, and the 503 is what this watch is for.
+            status = replica.readyz(timeout=10)
+            self.seen[replica.name].append((self.clock.now(), status))  # when it answered
             self._stop.wait(0.2)
 
     def first(self, name: str, status: int, after: float) -> float | None:
