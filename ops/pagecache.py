@@ -14,6 +14,7 @@ trip fetches the page and the current generation together.
 
 import hashlib
 import logging
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -144,6 +145,10 @@ def _storable(response) -> bool:
     )
 
 
+def _now() -> float:
+    return time.time()
+
+
 def _entry(request, response, generation) -> dict:
     match = getattr(request, "resolver_match", None)
     return {
@@ -152,6 +157,7 @@ def _entry(request, response, generation) -> dict:
         "headers": [(k, v) for k, v in response.items() if k.lower() not in _NOT_STORED],
         "content": response.content,
         "view": match.view_name if match else None,
+        "stored": _now(),
     }
 
 
@@ -159,6 +165,12 @@ def _from_entry(request, entry) -> HttpResponse:
     response = HttpResponse(entry["content"], status=entry["status"])
     for name, value in entry["headers"]:
         response.headers[name] = value
+    # A shared cache in front may keep this copy only for what is left of its time here, so
+    # that through both caches a page is never older than PUBLIC_PAGE_TTL + PUBLIC_PAGE_SWR
+    # (a full s-maxage on a copy already 29 s old would let the edge keep it 30 s more).
+    age = int(_now() - entry["stored"])
+    if age > 0:
+        patch_cache_control(response, s_maxage=max(0, settings.PUBLIC_PAGE_TTL - age))
     # For the request metrics: the view that rendered the page, although it did not run now.
     request.cached_view_name = entry["view"]
     return response

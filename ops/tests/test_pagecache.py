@@ -167,3 +167,18 @@ def test_a_public_page_that_middleware_below_made_personal_is_not_stored():
     made_private["Cache-Control"] = "private"
     assert not _storable(made_private)
     assert not _storable(_public(HttpResponse("not marked by public_page")))
+
+
+def test_a_stored_copy_tells_shared_caches_only_the_time_it_has_left(client, author, monkeypatch):
+    # Through the app cache and an edge cache together, a page must never be older than
+    # PUBLIC_PAGE_TTL + PUBLIC_PAGE_SWR: the edge may keep a copy only as long as the app would.
+    import ops.pagecache
+
+    PostFactory(author=author)
+    now = ops.pagecache.time.time()
+    monkeypatch.setattr(ops.pagecache, "_now", lambda: now)
+    assert "s-maxage=30" in client.get("/")["Cache-Control"]  # rendered and stored
+    monkeypatch.setattr(ops.pagecache, "_now", lambda: now + 25)
+    cache_control = {part.strip() for part in client.get("/")["Cache-Control"].split(",")}
+    assert "public" in cache_control and "stale-while-revalidate=60" in cache_control
+    assert {part for part in cache_control if part.startswith("s-maxage")} == {"s-maxage=5"}
