@@ -22,7 +22,7 @@ from tests.drill.haproxy import Monitor, read_log
 from tests.drill.load import MIX, Load
 from tests.drill.report import plot_timeline, summarize, table, write_report
 from tests.drill.scenarios import SCENARIOS, Drill, Outcome
-from tests.drill.stack import ROOT, Stack, ensure_images
+from tests.drill.stack import ROOT, Stack, ensure_images, remove_next_image
 from tests.drill.supervisor import Supervisor
 from tests.drill.verify import verify_writes
 
@@ -116,6 +116,7 @@ def run(timings: Timings, out_dir: Path) -> dict:
         if monitor is not None:
             monitor.stop()
         stack.teardown()
+        remove_next_image(new)
 
     records = load.snapshot() if load else []
     log = read_log(stack.haproxy.log_path)
@@ -138,8 +139,18 @@ def run(timings: Timings, out_dir: Path) -> dict:
         "mix_per_100": MIX,
         "replicas": timings.replicas,
         "releases": {
-            "old": {"image": old.image, "version": old.version, "color": old.color},
-            "new": {"image": new.image, "version": new.version, "color": new.color},
+            "old": {
+                "image": old.name,
+                "id": old.image[:12],
+                "version": old.version,
+                "color": old.color,
+            },
+            "new": {
+                "image": new.name,
+                "id": new.image[:12],
+                "version": new.version,
+                "color": new.color,
+            },
         },
         "timings": timings.__dict__,
         "haproxy": {

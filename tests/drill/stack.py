@@ -66,7 +66,8 @@ def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
 
 @dataclass(frozen=True)
 class Release:
-    image: str
+    image: str  # the image ID every container of this release runs
+    name: str  # the tag it had when the drill began
     version: str
     color: str
 
@@ -114,24 +115,32 @@ def ensure_images() -> tuple[Release, Release]:
             )
     else:
         print(f"[drill] reusing {IMAGE}, built from this commit", flush=True)
-    labels = podman(
-        "image",
-        "inspect",
-        IMAGE,
-        "--format",
-        '{{index .Labels "org.opencontainers.image.version"}}',
-    ).stdout.strip()
+    # Pin both releases by image ID: another run on this machine may retag kubeblog:dev
+    # while the drill is under way.
+    old_id, labels = podman(
+        "image", "inspect", IMAGE, "--format",
+        '{{.Id}} {{index .Labels "org.opencontainers.image.version"}}',
+    ).stdout.split()  # fmt: skip
     current = labels or version
     new_version = next_version(current)
-    new_image = f"localhost/kubeblog:drill-{new_version}"
+    new_tag = f"localhost/{RUN_PREFIX}:{new_version}"
     with tempfile.TemporaryDirectory(prefix="kubeblog-drill-build-") as context:
         (Path(context) / "Containerfile").write_text(
-            f"FROM {IMAGE}\n"
+            f"FROM {old_id}\n"
             f'LABEL org.opencontainers.image.version="{new_version}"\n'
             f"ENV APP_VERSION={new_version}\n"
         )
-        podman("build", "--format", "docker", "-q", "-t", new_image, context, timeout=300)
-    return Release(IMAGE, current, "orange"), Release(new_image, new_version, "maroon")
+        podman("build", "--format", "docker", "-q", "-t", new_tag, context, timeout=300)
+    new_id = podman("image", "inspect", new_tag, "--format", "{{.Id}}").stdout.strip()
+    return (
+        Release(old_id, IMAGE, current, "orange"),
+        Release(new_id, new_tag, new_version, "maroon"),
+    )
+
+
+def remove_next_image(release: Release) -> None:
+    """Remove the drill's own second image (its tag is this run's); kubeblog:dev stays."""
+    podman("rmi", release.name, check=False, timeout=60)
 
 
 def _image_revision() -> str | None:
