@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE_CONF = ROOT / "deploy" / "k8s" / "components" / "edge-cache" / "nginx.conf"
@@ -115,12 +115,6 @@ class Nginx:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)  # graceful: workers finish, then exit
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, sig=signal.SIGQUIT)  # graceful: workers finish, then exit
         self.process = None
         shutil.rmtree(self.prefix, ignore_errors=True)

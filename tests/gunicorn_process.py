@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.services import free_port
+from tests.services import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -124,13 +124,7 @@ class Gunicorn:
         return self.process.wait(timeout)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, timeout=30)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -39,6 +39,20 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def stop_process(
+    process: subprocess.Popen | None, *, sig: int = signal.SIGTERM, timeout: float = 10.0
+) -> None:
+    """Stop a process this code started: `sig`, then SIGKILL if it is still up after `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 def _as_postgres() -> list[str]:
     # initdb refuses to run as root; run the server as the postgres user then.
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -171,13 +185,7 @@ class RedisServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self.process = None
 
     def destroy(self) -> None:

@@ -7,7 +7,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from tests.drill.clock import Clock
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS
-from tests.services import free_port, wait_for_port
+from tests.services import free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy/local/haproxy-drill.cfg"
@@ -104,13 +103,7 @@ class HAProxy:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         if self._log_file:
             self._log_file.close()
             self._log_file = None

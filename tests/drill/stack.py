@@ -25,6 +25,7 @@ from pathlib import Path
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
 from tests.drill.haproxy import HAProxy
+from tests.podman import podman
 from tests.services import PostgresServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,21 +48,6 @@ RESTRICTED = [
     "--log-driver",
     "k8s-file",
 ]
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    """podman with the project's containers.conf unless CONTAINERS_CONF says otherwise."""
-    env = {**os.environ}
-    env.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/local/containers.conf"))
-    result = subprocess.run(
-        ["podman", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
-    if check and result.returncode != 0:
-        raise RuntimeError(
-            f"podman {' '.join(args[:4])} ... exited {result.returncode}: "
-            f"{result.stderr.strip()[-1500:]}"
-        )
-    return result
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.podman import podman
 from tests.services import PostgresServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,21 +54,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("kubeblog image figures")
         for line in _REPORT:
             terminalreporter.write_line(line)
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run podman with the project's containers.conf unless CONTAINERS_CONF says otherwise."""
-    env = {**os.environ}
-    env.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/local/containers.conf"))
-    result = subprocess.run(
-        ["podman", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"podman {' '.join(args[:3])} ... exited {result.returncode}:\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-        )
-    return result
 
 
 def http_get(port: int, path: str, headers: dict | None = None, timeout: float = 5.0):

@@ -30,9 +30,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import shutil
-import subprocess
 import time
 import uuid
 
@@ -40,24 +38,14 @@ import psycopg
 import pytest
 import yaml
 
-from tests.manifests.render import REPO, get, objects, pod_template
+from tests.manifests.render import get, objects, pod_template
+from tests.podman import podman
 from tests.services import PostgresServer, free_port
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 
 IMAGE = "kubeblog:dev"
 READY_TIMEOUT = 90.0
-
-
-def podman(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ}
-    env.setdefault("CONTAINERS_CONF", str(REPO / "deploy" / "local" / "containers.conf"))
-    result = subprocess.run(
-        ["podman", *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"podman {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
-    return result
 
 
 def http_get(port: int, path: str, host: str = "localhost") -> tuple[int, bytes]:
