@@ -111,6 +111,16 @@ class Gunicorn:
             time.sleep(0.05)
         raise TimeoutError(f"{path} did not answer {status} within {timeout}s\n{self.output()}")
 
+    def all_workers(self, timeout: float = 20.0) -> set[int]:
+        """The worker PIDs, once as many are running as GUNICORN_WORKERS asks for."""
+        expected = int(self.env.get("GUNICORN_WORKERS", "1"))
+        deadline = time.monotonic() + timeout
+        while len(pids := self.worker_pids()) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pids)} of {expected} workers after {timeout}s")
+            time.sleep(0.05)
+        return pids
+
     def worker_pids(self) -> set[int]:
         out = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True

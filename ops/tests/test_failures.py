@@ -54,7 +54,7 @@ def test_postgres_down_gives_a_friendly_503_and_the_same_processes_recover():
         with Gunicorn(env) as app:
             app.wait_until("/readyz", 200)
             assert app.get("/", headers=HOST).status_code == 200
-            workers = app.worker_pids()
+            workers = app.all_workers()
 
             pg.stop("fast")
             down = app.get("/", headers=HOST)

@@ -64,7 +64,7 @@ def test_static_files_have_hashed_names_and_immutable_caching(app):
 
 
 def test_metrics_add_up_across_workers_and_parse(app):
-    assert len(app.worker_pids()) == 2
+    assert len(app.all_workers()) == 2
     before = _requests_for(app, "post_list")
     for _ in range(40):
         assert app.get("/", headers={"Host": "localhost"}).status_code == 200
