@@ -464,7 +464,11 @@ def backup_and_restore(d: Drill, o: Outcome) -> None:
             got_comments = conn.execute(APPROVED_COMMENTS_SQL).fetchall()
             restored_post_ids = {row[0] for row in got_posts}
         # The restored database is one the app accepts: migrate_locked finds nothing to do.
-        migrate = d.stack.run_once(d.new, restored.url, "python manage.py migrate_locked")
+        migrate = d.stack.run_once(
+            d.new,
+            "python manage.py migrate_locked",
+            env={**d.stack.base_env(d.new), "DATABASE_URL": restored.url},
+        )
         d.events.add("action", "restored into a fresh PostgreSQL and compared")
     finally:
         restored.destroy()

@@ -262,19 +262,12 @@ class Stack:
             "python manage.py migrate_locked && "
             "python manage.py shell -c \"import os; exec(os.environ['DRILL_SETUP'])\""
         )
-        name = f"{RUN_PREFIX}-migrate"
-        self._containers.append(name)
-        result = podman(
-            "run", "--rm", "--name", name, *RESTRICTED, *_env_args(env), release.image,
-            "sh", "-c", script, check=False, timeout=300,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(f"migrations failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+        self.run_once(release, script, env=env)
         self.events.add("action", "migrate_locked and the authors, in a one-off container")
 
-    def run_once(self, release: Release, database_url: str, script: str) -> str:
-        """A one-off container of the release against another database; its output."""
-        env = {**self.base_env(release), "DATABASE_URL": database_url}
+    def run_once(self, release: Release, script: str, *, env: dict[str, str] | None = None) -> str:
+        """A one-off container of the release running `script`; its output."""
+        env = env or self.base_env(release)
         name = f"{RUN_PREFIX}-once-{secrets.token_hex(3)}"
         self._containers.append(name)
         result = podman(

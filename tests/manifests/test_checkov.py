@@ -24,6 +24,17 @@ CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 SKIPS = yaml.safe_load((K8S / "checkov-skips.yaml").read_text())["skips"]
 
 
+def run_checkov(manifest: Path, *extra: str) -> subprocess.CompletedProcess:
+    """checkov on one Kubernetes YAML file, offline, with a JSON report on stdout."""
+    ensure_checkov()
+    return subprocess.run(
+        [str(CHECKOV), "--framework", "kubernetes", "--file", str(manifest), "--output", "json",
+         "--quiet", "--skip-download", *extra],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+    )  # fmt: skip
+
+
 @functools.cache
 def ensure_checkov() -> None:
     result = subprocess.run(
@@ -39,29 +50,10 @@ def ensure_checkov() -> None:
 @functools.cache
 def failed_checks(overlay: str) -> tuple[tuple[str, str], ...]:
     """(check id, resource id) of every failed check for the overlay's render."""
-    ensure_checkov()
     with tempfile.TemporaryDirectory(prefix="kubeblog-checkov-") as tmp:
         manifest = Path(tmp) / f"{overlay}.yaml"
         manifest.write_text(render(overlay))
-        env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
-        result = subprocess.run(
-            [
-                str(CHECKOV),
-                "--framework",
-                "kubernetes",
-                "--file",
-                str(manifest),
-                "--output",
-                "json",
-                "--quiet",
-                "--skip-download",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            check=False,
-        )
+        result = run_checkov(manifest)
     # 0: all passed, 1: some failed; anything else is checkov itself failing.
     assert result.returncode in (0, 1), result.stderr[-3000:]
     report = json.loads(result.stdout)
@@ -128,26 +120,7 @@ def test_checkov_would_catch_a_regression(broken, tmp_path):
         doc["spec"]["containers"][0]["securityContext"] = {}
     manifest = tmp_path / "pod.yaml"
     manifest.write_text(yaml.safe_dump(doc))
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "--framework",
-            "kubernetes",
-            "--file",
-            str(manifest),
-            "--output",
-            "json",
-            "--quiet",
-            "--skip-download",
-            "--check",
-            "CKV_K8S_16,CKV_K8S_13",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-        check=False,
-    )
+    result = run_checkov(manifest, "--check", "CKV_K8S_16,CKV_K8S_13")
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     failed = {f["check_id"] for f in json.loads(result.stdout)["results"]["failed_checks"]}
     assert failed == ({"CKV_K8S_16", "CKV_K8S_13"} if broken == "privileged" else {"CKV_K8S_13"})
