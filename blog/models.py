@@ -1,8 +1,9 @@
-"""Posts and comments; "what is public" is defined once, on the querysets."""
+"""Posts and comments; each rule about them ("published", "who may change it") is defined
+once, on the querysets, with the one-post predicates beside it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -11,21 +12,31 @@ from blog.markdown import plain_summary, render_markdown
 
 
 class PostQuerySet(models.QuerySet):
-    def published(self):
-        """Posts readers can see: published, and not scheduled for the future."""
-        return self.filter(published_date__isnull=False, published_date__lte=timezone.now())
+    """The rules about posts, each defined once; the model's predicates mirror them."""
 
-    def drafts_of(self, user):
-        """The user's unpublished posts."""
-        return self.filter(author=user, published_date__isnull=True)
+    def published(self):
+        """Posts readers can see: published at a moment that has come."""
+        return self.filter(published_date__lte=timezone.now())
+
+    def unpublished(self):
+        """Drafts, and posts scheduled for a moment still to come."""
+        return self.exclude(published_date__lte=timezone.now())
 
     def editable_by(self, user):
-        """Posts the user may edit, publish or delete: their own, or all for staff."""
+        """Posts the user may edit, publish, delete and moderate: their own, or all for staff."""
         if not user.is_authenticated:
             return self.none()
         if user.is_staff:
             return self.all()
         return self.filter(author=user)
+
+    def drafts_of(self, user):
+        """The user's own posts that readers cannot see yet (drafts and scheduled posts)."""
+        return self.filter(author=user).unpublished()
+
+    def visible_to(self, user):
+        """Published posts, plus every post the user may edit."""
+        return self.published() | self.editable_by(user)
 
     def with_comment_count(self):
         """Annotate `comment_count`, the approved comments of each post.
@@ -43,16 +54,6 @@ class PostQuerySet(models.QuerySet):
             .values("n")
         )
         return self.annotate(comment_count=Coalesce(Subquery(approved), 0))
-
-    def visible_to(self, user):
-        """Published posts, plus the ones the user may edit (their drafts)."""
-        if not user.is_authenticated:
-            return self.published()
-        if user.is_staff:
-            return self.all()
-        return self.filter(
-            Q(author=user) | Q(published_date__isnull=False, published_date__lte=timezone.now())
-        )
 
 
 class Post(models.Model):
@@ -85,9 +86,21 @@ class Post(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("post_detail", kwargs={"pk": self.pk})
 
+    # The same rules for one post in hand, so that templates need no query; the tests hold
+    # each of these to its queryset above.
     @property
     def is_published(self) -> bool:
+        """Readers can see it (`PostQuerySet.published`)."""
         return self.published_date is not None and self.published_date <= timezone.now()
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Published at a moment still to come: only its author and staff see it until then."""
+        return self.published_date is not None and not self.is_published
+
+    def is_editable_by(self, user) -> bool:
+        """The user may edit, publish, delete and moderate it (`PostQuerySet.editable_by`)."""
+        return user.is_authenticated and (user.is_staff or self.author_id == user.pk)
 
 
 class CommentQuerySet(models.QuerySet):
@@ -96,6 +109,10 @@ class CommentQuerySet(models.QuerySet):
 
     def awaiting_moderation(self):
         return self.filter(approved=False)
+
+    def editable_by(self, user):
+        """Comments the user may approve or remove: those under posts the user may edit."""
+        return self.filter(post__in=Post.objects.editable_by(user))
 
 
 class Comment(models.Model):

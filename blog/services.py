@@ -26,16 +26,16 @@ def post_update(*, post: Post, title: str, body: str) -> Post:
 
 
 @transaction.atomic
-def post_publish(*, post: Post, by) -> Post:
-    """Publish a draft now; publishing a published post changes nothing."""
-    if post.published_date is None:
+def post_publish(*, post: Post) -> Post:
+    """Publish now a draft or a scheduled post; publishing a published post changes nothing."""
+    if not post.is_published:
         post.published_date = timezone.now()
         post.save(update_fields=["published_date", "updated_date"])
     return post
 
 
 @transaction.atomic
-def post_delete(*, post: Post, by) -> None:
+def post_delete(*, post: Post) -> None:
     """Delete a post and its comments."""
     post.delete()
 
@@ -47,7 +47,7 @@ def comment_create(*, post: Post, author_name: str, text: str) -> Comment:
 
 
 @transaction.atomic
-def comment_approve(*, comment: Comment, by) -> Comment:
+def comment_approve(*, comment: Comment) -> Comment:
     """Show a comment to readers."""
     if not comment.approved:
         comment.approved = True
@@ -56,6 +56,6 @@ def comment_approve(*, comment: Comment, by) -> Comment:
 
 
 @transaction.atomic
-def comment_remove(*, comment: Comment, by) -> None:
+def comment_remove(*, comment: Comment) -> None:
     """Delete a comment."""
     comment.delete()

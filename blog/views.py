@@ -1,7 +1,5 @@
 """Thin views: they check who may do what, then hand writes to blog.services."""
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -10,8 +8,9 @@ from django.core.paginator import InvalidPage, Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
-from django.views.generic import CreateView, DetailView, ListView, UpdateView
+from django.views.decorators.http import require_http_methods
+from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
+from django.views.generic.detail import SingleObjectMixin
 
 from blog import services
 from blog.forms import CommentForm, PostForm, SearchForm
@@ -23,16 +22,59 @@ from ops.client_ip import client_ip
 PAGE_SIZE = 10
 
 
-def can_moderate(user, post: Post) -> bool:
-    """The post's author and staff may edit, publish, delete and moderate."""
-    return user.is_authenticated and (user.is_staff or post.author_id == user.pk)
+class EditableMixin(LoginRequiredMixin):
+    """The one gate for changes: only objects the user may change exist for the view.
 
-
-class OwnedPostMixin(LoginRequiredMixin):
-    """Restrict a view to the posts the user may change; any other post is a 404."""
+    Any other object is a 404, whether it exists or not; visitors are sent to log in.
+    `Model.objects.editable_by(user)` (blog.models) says which objects those are.
+    """
 
     def get_queryset(self):
-        return Post.objects.editable_by(self.request.user)
+        return self.model.objects.editable_by(self.request.user)
+
+
+class ActionView(EditableMixin, SingleObjectMixin, View):
+    """A POST-only change to one object the user may change; subclasses say what in `act`."""
+
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        # The method is checked first, so that a GET is a 405 for everyone, visitors included.
+        if request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def handle_no_permission(self):
+        # After logging in, a visitor lands on the page the button was on, not on this
+        # POST-only URL (which would answer a GET with 405).
+        messages.info(self.request, "Please log in first.")
+        return redirect_to_login(self.page_of_the_button())
+
+    def page_of_the_button(self) -> str:
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        return self.act(self.get_object())
+
+    def act(self, obj):
+        raise NotImplementedError
+
+
+class PostActionView(ActionView):
+    model = Post
+
+    def page_of_the_button(self) -> str:
+        return reverse("post_detail", kwargs={"pk": self.kwargs["pk"]})
+
+
+class CommentActionView(ActionView):
+    model = Comment
+
+    def page_of_the_button(self) -> str:
+        return reverse("post_list")
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("post")
 
 
 class PostListView(ListView):
@@ -59,7 +101,7 @@ class PostDetailView(DetailView):
         context = super().get_context_data(**kwargs)
         post = self.object
         context["comments"] = post.comments.approved()
-        if can_moderate(self.request.user, post):
+        if post.is_editable_by(self.request.user):
             context["can_moderate"] = True
             context["pending_comments"] = post.comments.awaiting_moderation()
         return context
@@ -76,7 +118,8 @@ class PostCreateView(LoginRequiredMixin, CreateView):
         return redirect(post)
 
 
-class PostUpdateView(OwnedPostMixin, UpdateView):
+class PostUpdateView(EditableMixin, UpdateView):
+    model = Post
     form_class = PostForm
     template_name = "blog/post_form.html"
 
@@ -98,50 +141,18 @@ class DraftListView(LoginRequiredMixin, ListView):
         )
 
 
-def _login_then(request, url: str):
-    messages.info(request, "Please log in first.")
-    return redirect_to_login(url)
+class PostPublishView(PostActionView):
+    def act(self, post):
+        services.post_publish(post=post)
+        messages.success(self.request, "Published.")
+        return redirect(post)
 
 
-def owned_post_action(view):
-    """A POST-only action on a post the user may change: others get 404, visitors the login."""
-
-    @require_POST
-    @wraps(view)
-    def wrapper(request, pk: int):
-        if not request.user.is_authenticated:
-            return _login_then(request, reverse("post_detail", args=[pk]))
-        return view(request, get_object_or_404(Post.objects.editable_by(request.user), pk=pk))
-
-    return wrapper
-
-
-def moderated_comment_action(view):
-    """A POST-only action on a comment under a post the user may moderate."""
-
-    @require_POST
-    @wraps(view)
-    def wrapper(request, pk: int):
-        if not request.user.is_authenticated:
-            return _login_then(request, reverse("post_list"))
-        comments = Comment.objects.filter(post__in=Post.objects.editable_by(request.user))
-        return view(request, get_object_or_404(comments.select_related("post"), pk=pk))
-
-    return wrapper
-
-
-@owned_post_action
-def post_publish(request, post: Post):
-    services.post_publish(post=post, by=request.user)
-    messages.success(request, "Published.")
-    return redirect(post)
-
-
-@owned_post_action
-def post_remove(request, post: Post):
-    services.post_delete(post=post, by=request.user)
-    messages.success(request, f"Deleted “{post.title}”.")
-    return redirect("post_list")
+class PostDeleteView(PostActionView):
+    def act(self, post):
+        services.post_delete(post=post)
+        messages.success(self.request, f"Deleted “{post.title}”.")
+        return redirect("post_list")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -177,19 +188,18 @@ def comment_create(request, pk: int):
     return render(request, "blog/comment_form.html", {"form": form, "post": post})
 
 
-@moderated_comment_action
-def comment_approve(request, comment: Comment):
-    services.comment_approve(comment=comment, by=request.user)
-    messages.success(request, "Comment approved.")
-    return redirect(comment.post)
+class CommentApproveView(CommentActionView):
+    def act(self, comment):
+        services.comment_approve(comment=comment)
+        messages.success(self.request, "Comment approved.")
+        return redirect(comment.post)
 
 
-@moderated_comment_action
-def comment_remove(request, comment: Comment):
-    post = comment.post
-    services.comment_remove(comment=comment, by=request.user)
-    messages.success(request, "Comment removed.")
-    return redirect(post)
+class CommentRemoveView(CommentActionView):
+    def act(self, comment):
+        services.comment_remove(comment=comment)
+        messages.success(self.request, "Comment removed.")
+        return redirect(comment.post)
 
 
 def search(request):

@@ -288,3 +288,35 @@ def test_robots_txt_points_at_the_sitemap(client, db):
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert "Sitemap: http://testserver/sitemap.xml" in response.content.decode()
     assert "Disallow: /admin/" in response.content.decode()
+
+
+def test_a_scheduled_post_waits_with_its_author_until_its_moment(client, author):
+    from datetime import timedelta
+
+    moment = timezone.now() + timedelta(days=2)
+    post = PostFactory(author=author, title="Coming soon", published_date=moment)
+    assert client.get(f"/post/{post.pk}/").status_code == 404
+    assert client.get(f"/post/{post.pk}/comment/").status_code == 404
+    assert b"Coming soon" not in client.get("/").content
+
+    client.force_login(author)
+    assert list(client.get("/drafts/").context["post_list"]) == [post]
+    page = client.get(f"/post/{post.pk}/").content.decode()
+    meta = page[page.index('<p class="meta">') :]
+    meta = meta[: meta.index("</p>")]
+    assert "Scheduled</span> for" in meta
+    assert f'<time datetime="{moment.isoformat()}">' in meta
+    assert "Published" not in meta
+    assert f'href="/post/{post.pk}/comment/"' not in page
+    assert f'action="/post/{post.pk}/publish/"' in page
+
+
+def test_publishing_a_scheduled_post_publishes_it_now(author_client, author):
+    from datetime import timedelta
+
+    post = PostFactory(author=author, published_date=timezone.now() + timedelta(days=2))
+    before = timezone.now()
+    author_client.post(f"/post/{post.pk}/publish/")
+    post.refresh_from_db()
+    assert before <= post.published_date <= timezone.now()
+    assert post.is_published
