@@ -1,13 +1,15 @@
 """Middleware that makes every replica observable and safe to probe."""
 
+import functools
 import re
 import time
 import uuid
 
 from django.conf import settings
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 
-from ops import metrics, views
+from ops import metrics
 from ops.logging import request_id_var
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -15,24 +17,20 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class ProbeMiddleware:
-    """Answer the kubelet's probes before anything else runs.
+@functools.lru_cache(maxsize=1024)
+def _view_name_of(path: str, urlconf: str) -> str:
+    try:
+        return resolve(path, urlconf).view_name
+    except Resolver404:
+        return "none"
 
-    Probes reach the pod by IP with whatever Host header the kubelet sends, and over plain
-    HTTP; answering here keeps them clear of ALLOWED_HOSTS, the HTTPS redirect and sessions,
-    while every other URL keeps the strict checks.
-    """
 
-    PROBES = {"/healthz": views.healthz, "/readyz": views.readyz}
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        probe = self.PROBES.get(request.path_info)
-        if probe is not None and request.method in ("GET", "HEAD"):
-            return probe(request)
-        return self.get_response(request)
+def _view_name(path: str) -> str:
+    """The metrics label of a request that was not routed here: a page the page cache served
+    (named by the view that renders that URL), a static file, or nothing at all."""
+    if path.startswith(settings.STATIC_URL):
+        return "static"
+    return _view_name_of(path, settings.ROOT_URLCONF)
 
 
 class RequestContextMiddleware:
@@ -52,28 +50,21 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
-        match = getattr(request, "resolver_match", None)
-        if match:
-            view = match.view_name
-        else:  # a page served by ops.pagecache names the view that rendered it
-            view = getattr(request, "cached_view_name", None) or (
-                "static" if self._is_static(request) else "none"
-            )
+        match = request.resolver_match
+        view = match.view_name if match else _view_name(request.path_info)
         method = request.method if request.method in _KNOWN_METHODS else "other"
         metrics.REQUESTS.labels(view=view, method=method, status=response.status_code).inc()
         metrics.LATENCY.labels(view=view).observe(time.perf_counter() - started)
         return response
 
-    @staticmethod
-    def _is_static(request) -> bool:
-        return request.path_info.startswith(settings.STATIC_URL)
-
 
 class PrivateByDefaultMiddleware:
     """Any response that did not choose its caching is personal: `private, no-store`.
 
-    Only views wrapped in ops.pagecache.public_page (and static files) may be shared, so a new
-    view can never leak one user's page to another through a CDN by forgetting a header.
+    The outermost middleware, so it sees every response: probes, pages served by the page
+    cache, error pages. Only views wrapped in ops.pagecache.public_page (and WhiteNoise's
+    static files) choose to be shared, so a new view can never leak one user's page to
+    another through a CDN by forgetting a header.
     """
 
     def __init__(self, get_response):

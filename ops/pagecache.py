@@ -1,15 +1,17 @@
 """Whole-page caching for anonymous readers, in the shared cache and at the edge.
 
-A page is shared only when the request carries no session and no flash message, so nothing
-personal (a user name, a CSRF token, a message) can be cached. Shared pages say so in
-Cache-Control for CDNs and edge caches, and are kept in the application cache under a
-content generation: any change to published content bumps the generation, so every cached
-page is replaced at once on every replica. Everything else is `private, no-store`.
+Cache-Control is the contract between the views, this page cache and the edge: a view marks
+a page `public` with `public_page`, and only when the request carries no session and no
+flash message, so nothing personal (a user name, a CSRF token, a message) is ever shared.
+`PageCacheMiddleware` stores what is public and sets no cookie, under a content generation:
+any change to published content bumps the generation, so every cached page is replaced at
+once on every replica. Everything else gets the site's default, `private, no-store`
+(ops.middleware.PrivateByDefaultMiddleware).
 
-Views opt in with `public_page`; `PageCacheMiddleware`, near the top of the middleware stack,
-stores their finished responses (with every header the middleware below it added) and serves
-them again without running that middleware, the URL resolver or the view: one cache round
-trip fetches the page and the current generation together.
+`PageCacheMiddleware`, near the top of the middleware stack, stores finished responses (with
+every header the middleware below it added) and serves them again without running that
+middleware, the URL resolver or the view: one cache round trip fetches the page and the
+current generation together.
 """
 
 import hashlib
@@ -28,26 +30,31 @@ from ops import metrics
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
-# Set by the view on responses the middleware may store; never leaves the process.
-_STORABLE = "_kubeblog_public_page"
 # Added per response by the server or by the middleware above this one.
 _NOT_STORED = frozenset({"date", "set-cookie", "x-request-id"})
 
 
 def public_page(view):
-    """Mark this view's anonymous responses public (for shared caches) and app-cacheable."""
+    """Let shared caches (the edge, and the page cache) keep this view's anonymous pages."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not is_shareable(request):
-            return private(view(request, *args, **kwargs))
         response = view(request, *args, **kwargs)
-        if hasattr(response, "render") and callable(response.render):
-            response = response.render()
-        if response.status_code != 200 or response.cookies or response.streaming:
-            return private(response)
-        setattr(response, _STORABLE, True)
-        return _public(response)
+        if (
+            is_shareable(request)
+            and response.status_code == 200
+            and not response.cookies
+            and not response.streaming
+        ):
+            patch_cache_control(
+                response,
+                public=True,
+                max_age=0,
+                s_maxage=settings.PUBLIC_PAGE_TTL,
+                stale_while_revalidate=settings.PUBLIC_PAGE_SWR,
+            )
+            patch_vary_headers(response, ("Cookie",))
+        return response
 
     return wrapper
 
@@ -80,11 +87,11 @@ class PageCacheMiddleware:
         entry = found.get(key)
         if entry is not None and entry["generation"] == generation:
             metrics.PAGE_CACHE.labels(result="hit").inc()
-            return _from_entry(request, entry)
+            return _from_entry(entry)
         metrics.PAGE_CACHE.labels(result="miss").inc()
         response = self.get_response(request)
         if _storable(response):
-            cache.set(key, _entry(request, response, generation), settings.PUBLIC_PAGE_TTL)
+            cache.set(key, _entry(response, generation), settings.PUBLIC_PAGE_TTL)
         return response
 
 
@@ -97,12 +104,6 @@ def is_shareable(request) -> bool:
     )
 
 
-def private(response):
-    """Mark a response as personal: no shared or browser cache may keep it."""
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
 def invalidate_public_pages() -> None:
     """Retire every cached public page (call after published content changes)."""
     cache.add(GENERATION_KEY, 0, timeout=None)
@@ -110,18 +111,6 @@ def invalidate_public_pages() -> None:
         cache.incr(GENERATION_KEY)
     except ValueError:  # the key vanished between add and incr, or the cache is down
         cache.set(GENERATION_KEY, 1, timeout=None)
-
-
-def _public(response):
-    patch_cache_control(
-        response,
-        public=True,
-        max_age=0,
-        s_maxage=settings.PUBLIC_PAGE_TTL,
-        stale_while_revalidate=settings.PUBLIC_PAGE_SWR,
-    )
-    patch_vary_headers(response, ("Cookie",))
-    return response
 
 
 def _page_key(request) -> str:
@@ -133,15 +122,18 @@ def _page_key(request) -> str:
 
 
 def _storable(response) -> bool:
-    # Checked again here: middleware below the view may have set a cookie or made it private.
-    cache_control = response.get("Cache-Control", "")
+    """Public by its Cache-Control, and still so after the middleware below the view (which
+    may have set a cookie, or made the page private)."""
+    directives = {
+        part.split("=", 1)[0].strip().lower()
+        for part in response.get("Cache-Control", "").split(",")
+    }
     return (
-        getattr(response, _STORABLE, False)
+        "public" in directives
+        and not directives & {"private", "no-store", "no-cache"}
         and response.status_code == 200
         and not response.cookies
         and not response.streaming
-        and "private" not in cache_control
-        and "no-store" not in cache_control
     )
 
 
@@ -149,19 +141,17 @@ def _now() -> float:
     return time.time()
 
 
-def _entry(request, response, generation) -> dict:
-    match = getattr(request, "resolver_match", None)
+def _entry(response, generation) -> dict:
     return {
         "generation": generation,
         "status": response.status_code,
         "headers": [(k, v) for k, v in response.items() if k.lower() not in _NOT_STORED],
         "content": response.content,
-        "view": match.view_name if match else None,
         "stored": _now(),
     }
 
 
-def _from_entry(request, entry) -> HttpResponse:
+def _from_entry(entry) -> HttpResponse:
     response = HttpResponse(entry["content"], status=entry["status"])
     for name, value in entry["headers"]:
         response.headers[name] = value
@@ -171,6 +161,4 @@ def _from_entry(request, entry) -> HttpResponse:
     age = int(_now() - entry["stored"])
     if age > 0:
         patch_cache_control(response, s_maxage=max(0, settings.PUBLIC_PAGE_TTL - age))
-    # For the request metrics: the view that rendered the page, although it did not run now.
-    request.cached_view_name = entry["view"]
     return response

@@ -2,11 +2,8 @@ from django.urls import path
 
 from ops import views
 
-# /healthz and /readyz are answered by ops.middleware.ProbeMiddleware before URL routing;
-# they are routed here too so that reverse() and the URL list name them.
+# The probes are not here: ops.probes.ProbeMiddleware answers them before URL routing.
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
     path("whoami", views.whoami, name="whoami"),
     path("metrics", views.metrics_view, name="metrics"),
 ]

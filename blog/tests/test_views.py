@@ -250,7 +250,7 @@ def test_whoami_names_replica_version_and_colour(client, settings):
         "version": "2.0.0",
         "color": "maroon",
     }
-    assert response["Cache-Control"] == "no-store"
+    assert response["Cache-Control"] == "private, no-store"
 
 
 def test_every_page_names_the_replica_and_version(client, settings, db):

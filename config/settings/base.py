@@ -54,12 +54,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so probes answer before host validation, HTTPS redirects or sessions.
-    "ops.middleware.ProbeMiddleware",
+    # Outermost, so that every response that did not choose its caching is private.
+    "ops.middleware.PrivateByDefaultMiddleware",
+    # Probes answer before host validation, HTTPS redirects, sessions or request metrics.
+    "ops.probes.ProbeMiddleware",
     "ops.middleware.RequestContextMiddleware",
     # Stored anonymous pages are answered here, before the middleware below runs again.
     "ops.pagecache.PageCacheMiddleware",
-    "ops.middleware.PrivateByDefaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -237,7 +238,10 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "ops.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "ops.logging.RequestContextFilter"},
+        "not_ready_is_routine": {"()": "ops.probes.NotReadyIsRoutine"},
+    },
     "formatters": {"json": {"()": "ops.logging.JsonFormatter"}},
     "handlers": {
         "stdout": {
@@ -251,7 +255,7 @@ LOGGING = {
     "loggers": {
         # Access lines come from ops.middleware (one per request, with its duration);
         # Django's own per-request warnings would only repeat them.
-        "django.request": {"level": "ERROR"},
+        "django.request": {"level": "ERROR", "filters": ["not_ready_is_routine"]},
         "django.server": {"level": "ERROR"},
         "django.security.DisallowedHost": {"level": "ERROR"},
     },

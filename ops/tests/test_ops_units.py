@@ -58,7 +58,7 @@ def test_readyz_reports_each_check(client, db):
     assert body["database"] == "ok"
     assert body["migrations"] == "ok"
     assert body["draining"] == "no"
-    assert response["Cache-Control"] == "no-store"
+    assert response["Cache-Control"] == "private, no-store"
 
 
 def test_readyz_is_503_while_draining(client, db, monkeypatch, tmp_path):
@@ -70,6 +70,46 @@ def test_readyz_is_503_while_draining(client, db, monkeypatch, tmp_path):
     assert response.status_code == 503
     assert response.json()["failed"] == ["draining"]
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_not_ready_replica_logs_no_request_error(client, db, monkeypatch, tmp_path, caplog):
+    marker = tmp_path / "draining"
+    marker.touch()
+    monkeypatch.setenv("KUBEBLOG_DRAIN_FILE", str(marker))
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        assert client.get("/readyz").status_code == 503
+    assert [r.getMessage() for r in caplog.records if r.name == "django.request"] == []
+
+
+def test_the_not_ready_filter_drops_exactly_a_503_from_readyz():
+    from django.http import HttpResponse
+    from django.utils.log import log_response
+
+    from ops.probes import NotReadyIsRoutine
+
+    def record_of(path, status):
+        records = []
+
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append(record)
+
+        logger = logging.getLogger("kubeblog.test.requests")
+        handler = Keep()
+        logger.addHandler(handler)
+        try:
+            log_response(
+                "%s", path, response=HttpResponse(status=status),
+                request=RequestFactory().get(path), logger=logger,
+            )  # fmt: skip
+        finally:
+            logger.removeHandler(handler)
+        return records[0]
+
+    keep = NotReadyIsRoutine().filter
+    assert keep(record_of("/readyz", 503)) is False
+    assert keep(record_of("/readyz", 500)) is True
+    assert keep(record_of("/post/1/", 503)) is True
 
 
 def test_json_formatter_writes_one_parseable_line_and_scrubs_secrets():

@@ -152,10 +152,10 @@ def test_a_page_stored_for_https_is_never_served_over_plain_http(client, author,
     assert client.get("/").status_code == 301
 
 
-def test_a_public_page_that_middleware_below_made_personal_is_not_stored():
+def test_only_what_is_still_public_when_it_reaches_the_page_cache_is_stored():
     from django.http import HttpResponse
 
-    from ops.pagecache import _public, _storable, public_page
+    from ops.pagecache import _storable, public_page
 
     page = public_page(lambda request: HttpResponse("page"))
     request = RequestFactory().get("/")
@@ -166,7 +166,26 @@ def test_a_public_page_that_middleware_below_made_personal_is_not_stored():
     made_private = page(request)
     made_private["Cache-Control"] = "private"
     assert not _storable(made_private)
-    assert not _storable(_public(HttpResponse("not marked by public_page")))
+    assert not _storable(HttpResponse("a view that chose nothing"))
+    assert not _storable(public_page(lambda request: HttpResponse(status=404))(request))
+    logged_in = RequestFactory().get("/", HTTP_COOKIE="sessionid=abc")
+    assert not _storable(page(logged_in))
+    assert "Cache-Control" not in page(logged_in)  # left to the site's default
+
+
+def test_pages_served_from_the_cache_are_counted_under_their_view(client, author):
+    from prometheus_client import REGISTRY
+
+    post = PostFactory(author=author)
+
+    def served(view):
+        labels = {"view": view, "method": "GET", "status": "200"}
+        return REGISTRY.get_sample_value("kubeblog_http_requests_total", labels) or 0
+
+    client.get(f"/post/{post.pk}/")  # rendered and stored
+    before = served("post_detail")
+    client.get(f"/post/{post.pk}/")  # served by the page cache: the view did not run
+    assert served("post_detail") == before + 1
 
 
 def test_a_stored_copy_tells_shared_caches_only_the_time_it_has_left(client, author, monkeypatch):
