@@ -5,6 +5,7 @@ config/gunicorn.conf.py before any worker starts) and the master's metrics liste
 them up; a single process (runserver, tests) uses the default registry.
 """
 
+import logging
 import os
 
 from prometheus_client import (
@@ -51,6 +52,14 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 def set_build_info(version: str, replica: str) -> None:
     """Publish the build info sample for this process."""
     BUILD_INFO.labels(version=version, replica=replica).set(1)
+
+
+class CountCacheErrors(logging.Filter):
+    """Count each cache failure django-redis ignored (and logged) in CACHE_ERRORS."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        CACHE_ERRORS.inc()
+        return True
 
 
 def render() -> bytes:

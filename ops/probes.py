@@ -98,7 +98,6 @@ def _check_cache() -> str:
         get_redis_connection("default").ping()
         return "ok"
     except Exception as exc:  # any failure to reach Redis means the same thing here
-        metrics.CACHE_ERRORS.inc()
         logger.warning("readiness: cache unavailable: %s", type(exc).__name__)
         return "unavailable"
 

@@ -241,6 +241,7 @@ LOGGING = {
     "filters": {
         "request_context": {"()": "ops.logging.RequestContextFilter"},
         "not_ready_is_routine": {"()": "ops.probes.NotReadyIsRoutine"},
+        "count_cache_errors": {"()": "ops.metrics.CountCacheErrors"},
     },
     "formatters": {"json": {"()": "ops.logging.JsonFormatter"}},
     "handlers": {
@@ -256,6 +257,8 @@ LOGGING = {
         # Access lines come from ops.middleware (one per request, with its duration);
         # Django's own per-request warnings would only repeat them.
         "django.request": {"level": "ERROR", "filters": ["not_ready_is_routine"]},
+        # django-redis logs each cache failure it turns into a miss here (DJANGO_REDIS_LOGGER).
+        "ops.cache": {"filters": ["count_cache_errors"]},
         "django.server": {"level": "ERROR"},
         "django.security.DisallowedHost": {"level": "ERROR"},
     },

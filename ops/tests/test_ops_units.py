@@ -4,6 +4,7 @@ import logging
 import pytest
 from django.test import RequestFactory
 
+from config.settings.base import cache_from_url
 from ops.cgroup import available_cpus, cpu_quota
 from ops.client_ip import client_ip
 from ops.logging import JsonFormatter, scrub
@@ -110,6 +111,18 @@ def test_the_not_ready_filter_drops_exactly_a_503_from_readyz():
     assert keep(record_of("/readyz", 503)) is False
     assert keep(record_of("/readyz", 500)) is True
     assert keep(record_of("/post/1/", 503)) is True
+
+
+def test_cache_failures_turned_into_misses_are_counted(settings):
+    from django.core.cache import cache
+    from prometheus_client import REGISTRY
+
+    from tests.services import free_port
+
+    settings.CACHES = {"default": cache_from_url(f"redis://127.0.0.1:{free_port()}/0")}
+    before = REGISTRY.get_sample_value("kubeblog_cache_errors_total") or 0
+    assert cache.get("anything") is None  # nothing listens there: a miss, not an error
+    assert REGISTRY.get_sample_value("kubeblog_cache_errors_total") == before + 1
 
 
 def test_json_formatter_writes_one_parseable_line_and_scrubs_secrets():
