@@ -10,7 +10,7 @@ $V/ruff check .
 $V/ruff format --check .
 
 echo "== product tests on SQLite"
-DATABASE_URL= REDIS_URL= $V/pytest -q -m "not postgres and not slow" blog ops
+DATABASE_URL= REDIS_URL= $V/pytest -q -m "not postgres and not slow" blog ops config
 
 echo "== every suite on PostgreSQL 15 and Redis"
 $V/python -m tests.services -- $V/pytest -q "$@"

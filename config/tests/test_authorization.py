@@ -1,4 +1,4 @@
-"""Who may do what: every URL pattern, every role, GET and POST, in one table.
+"""Who may do what: every URL of the site, every role, GET and POST, in one table.
 
 A URL pattern without a row here fails test_every_url_pattern_has_a_rule, so a new view
 cannot ship without its permissions being stated and checked.
