@@ -15,43 +15,40 @@ from config.startup import load_settings_or_exit
 # start-up here with one line naming it.
 load_settings_or_exit("config.settings.production")
 
+from config.env import env  # noqa: E402
 from ops import draining  # noqa: E402
 from ops.cgroup import available_cpus  # noqa: E402
 
-
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
-
-
 wsgi_app = "config.wsgi:application"
-bind = [f"0.0.0.0:{_int('PORT', 8000)}"]
+bind = [f"0.0.0.0:{env('PORT')}"]
 
-_cpus = available_cpus()
-workers = _int("GUNICORN_WORKERS", 2 * _cpus)
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = _int("GUNICORN_THREADS", 4)
+workers = env("GUNICORN_WORKERS") or 2 * available_cpus()
+worker_class = env("GUNICORN_WORKER_CLASS")
+threads = env("GUNICORN_THREADS")
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 preload_app = True  # workers fork from a loaded app: faster start, shared memory
-timeout = _int("GUNICORN_TIMEOUT", 30)
-graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+timeout = env("GUNICORN_TIMEOUT")
+graceful_timeout = env("GUNICORN_GRACEFUL_TIMEOUT")
 # Longer than any load balancer's idle timeout in front, so it never reuses a closed socket.
-keepalive = _int("GUNICORN_KEEPALIVE", 75)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+keepalive = env("GUNICORN_KEEPALIVE")
+max_requests = env("GUNICORN_MAX_REQUESTS")
 max_requests_jitter = max_requests // 10
 control_socket_disable = True  # no runtime control socket: read-only filesystem, no need
 
 accesslog = "-"
 errorlog = "-"
 logger_class = "ops.gunicorn_logging.JsonLogger"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = env("LOG_LEVEL").lower()
 
-DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS") or 5)
-METRICS_PORT = _int("METRICS_PORT", 9000)
+DRAIN_SECONDS = env("DRAIN_SECONDS")
+METRICS_PORT = env("METRICS_PORT")
 
 # This file runs in the master before the app is preloaded, so the workers inherit these:
 # the drain marker and the directory where every worker writes its metric samples.
 _master_pid = os.getpid()
 os.environ[draining.ENV_VAR] = str(draining.marker_for(_master_pid))
+# prometheus_client finds that directory in PROMETHEUS_MULTIPROC_DIR, its documented interface,
+# which it reads when it is first imported: after this file, in the master and the workers.
 _metrics_dir = Path(tempfile.gettempdir()) / f"kubeblog-metrics-{_master_pid}"
 shutil.rmtree(_metrics_dir, ignore_errors=True)
 _metrics_dir.mkdir(parents=True)
@@ -85,4 +82,4 @@ def child_exit(server, worker):
 
 def on_exit(server):
     draining.clear_marker()
-    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+    shutil.rmtree(_metrics_dir, ignore_errors=True)

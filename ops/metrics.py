@@ -6,7 +6,6 @@ them up; a single process (runserver, tests) uses the default registry.
 """
 
 import logging
-import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,6 +17,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from config.env import env
 
 REQUESTS = Counter(
     "kubeblog_http_requests_total",
@@ -64,7 +65,7 @@ class CountCacheErrors(logging.Filter):
 
 def render() -> bytes:
     """The current metrics in Prometheus text format."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if env("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)

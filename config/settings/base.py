@@ -1,6 +1,7 @@
 """Settings shared by every environment; each environment module imports * from here.
 
-Every value that differs between environments is read from the environment (django-environ).
+Every value that differs between environments is read from the environment through
+config.env, where each variable is declared once with its type, default and meaning.
 """
 
 import base64
@@ -9,17 +10,16 @@ import re
 import socket
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
-
 # --- identity of this replica (shown on every page and by /whoami) -------------------------
-APP_VERSION = env("APP_VERSION", default="dev")
-POD_NAME = env("POD_NAME", default="") or socket.gethostname()
-THEME_COLOR = env("THEME_COLOR", default="orange")
+APP_VERSION = env("APP_VERSION")
+POD_NAME = env("POD_NAME") or socket.gethostname()
+THEME_COLOR = env("THEME_COLOR")
 
 if not re.fullmatch(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}", THEME_COLOR):
     raise ImproperlyConfigured(
@@ -101,23 +101,23 @@ def database_from_url(url: str) -> dict:
     db = env.db_url_config(url)
     if db["ENGINE"] == "django.db.backends.postgresql":
         options = db.setdefault("OPTIONS", {})
-        options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+        options.setdefault("connect_timeout", env("DATABASE_CONNECT_TIMEOUT"))
         options["pool"] = {
-            "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+            "min_size": env("DATABASE_POOL_MIN_SIZE"),
+            "max_size": env("DATABASE_POOL_MAX_SIZE"),
             # How long a request waits for a connection before the page answers 503.
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+            "timeout": env("DATABASE_POOL_TIMEOUT"),
             "max_idle": 300,
             # Give up a failing reconnect loop quickly (psycopg's backoff doubles without a
             # cap); the next request that needs a connection starts a fresh attempt, so the
             # pool reconnects within a request of PostgreSQL coming back.
-            "reconnect_timeout": env.float("DATABASE_POOL_RECONNECT_TIMEOUT", default=2.0),
+            "reconnect_timeout": env("DATABASE_POOL_RECONNECT_TIMEOUT"),
         }
         # The pool checks each connection before handing it out, so one broken by a
         # PostgreSQL restart is replaced instead of failing a request.
         db["CONN_HEALTH_CHECKS"] = True
         # PgBouncer in transaction mode cannot keep a server-side cursor across statements.
-        behind_pgbouncer = env.bool("DATABASE_PGBOUNCER", default=False)
+        behind_pgbouncer = env("DATABASE_PGBOUNCER")
         db["DISABLE_SERVER_SIDE_CURSORS"] = behind_pgbouncer
         if behind_pgbouncer:
             # Nor keep prepared statements across transactions (psycopg prepares none with
@@ -138,8 +138,8 @@ def cache_from_url(url: str) -> dict:
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             # A dead or stalled Redis costs each request at most these timeouts, never an error.
-            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
-            "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.5),
+            "SOCKET_CONNECT_TIMEOUT": env("REDIS_CONNECT_TIMEOUT"),
+            "SOCKET_TIMEOUT": env("REDIS_TIMEOUT"),
             "IGNORE_EXCEPTIONS": True,
         },
     }
@@ -149,20 +149,20 @@ DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "ops.cache"
 
-REDIS_URL = env("REDIS_URL", default="")
+REDIS_URL = env("REDIS_URL")
 CACHES = {"default": cache_from_url(REDIS_URL)}
 # The readiness probe fails when Redis is down only if asked to: losing the cache costs speed,
 # and taking every replica out of the load balancer for it would turn slowness into an outage.
-READYZ_REQUIRE_CACHE = env.bool("READYZ_REQUIRE_CACHE", default=False)
+READYZ_REQUIRE_CACHE = env("READYZ_REQUIRE_CACHE")
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 
 # Anonymous pages: shared caches (CDN, edge) may keep them PUBLIC_PAGE_TTL seconds and serve
 # them stale while revalidating for PUBLIC_PAGE_SWR more; the app cache keeps them as long.
-PUBLIC_PAGE_TTL = env.int("PUBLIC_PAGE_TTL", default=30)
-PUBLIC_PAGE_SWR = env.int("PUBLIC_PAGE_SWR", default=30)
-APP_PAGE_CACHE = env.bool("APP_PAGE_CACHE", default=True)
+PUBLIC_PAGE_TTL = env("PUBLIC_PAGE_TTL")
+PUBLIC_PAGE_SWR = env("PUBLIC_PAGE_SWR")
+APP_PAGE_CACHE = env("APP_PAGE_CACHE")
 
 # --- auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -181,14 +181,14 @@ LOGOUT_REDIRECT_URL = "post_list"
 
 # Login brute force: after AXES_FAILURE_LIMIT failures for one account (from anywhere) or from
 # one address (over all accounts), further attempts are refused for AXES_COOLOFF_MINUTES.
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60
+AXES_FAILURE_LIMIT = env("AXES_FAILURE_LIMIT")
+AXES_COOLOFF_TIME = env("AXES_COOLOFF_MINUTES") / 60
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip_for_axes"
 # How many proxies (ingress controller, load balancer) sit between clients and the app.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT")
 AXES_VERBOSE = False
 
 # --- input limits -----------------------------------------------------------------------------
@@ -197,8 +197,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # a 1 MB Markdown body, form-encoded, f
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 DATA_UPLOAD_MAX_NUMBER_FILES = 0
 SEARCH_QUERY_MAX_CHARS = 200
-COMMENT_RATE_LIMIT = env.int("COMMENT_RATE_LIMIT", default=5)  # comments per IP ...
-COMMENT_RATE_WINDOW = env.int("COMMENT_RATE_WINDOW", default=600)  # ... per this many seconds
+COMMENT_RATE_LIMIT = env("COMMENT_RATE_LIMIT")  # comments per IP ...
+COMMENT_RATE_WINDOW = env("COMMENT_RATE_WINDOW")  # ... per this many seconds
 
 # --- i18n, static -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -207,7 +207,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATIC_ROOT = env("STATIC_ROOT") or str(BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -234,7 +234,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- logging: one JSON object per line on stdout ----------------------------------------------
-LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env("LOG_LEVEL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -264,4 +264,4 @@ LOGGING = {
     },
 }
 
-METRICS_ON_APP_PORT = env.bool("METRICS_ON_APP_PORT", default=False)
+METRICS_ON_APP_PORT = env("METRICS_ON_APP_PORT")

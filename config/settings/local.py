@@ -2,12 +2,14 @@
 
 import warnings
 
-from .base import *  # noqa: F403
-from .base import BASE_DIR, database_from_url, env
+from config.env import env
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+from .base import *  # noqa: F403
+from .base import BASE_DIR, database_from_url
+
+DEBUG = env("DJANGO_DEBUG")
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = env("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 LOCAL_DATA = BASE_DIR / "var"  # the SQLite database and the demo login, git-ignored
 LOCAL_DATA.mkdir(exist_ok=True)

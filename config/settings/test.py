@@ -2,8 +2,9 @@
 
 import warnings
 
+from config.env import env
+
 from .base import *  # noqa: F403
-from .base import env
 
 DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"  # noqa: S105

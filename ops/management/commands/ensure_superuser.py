@@ -1,10 +1,10 @@
 """Create or update the first administrator from the environment; safe to run every deploy."""
 
-import os
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+
+from config.env import env
 
 REQUIRED = ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD")
 
@@ -18,12 +18,12 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        missing = [name for name in REQUIRED if not os.environ.get(name)]
+        missing = [name for name in REQUIRED if not env(name)]
         if missing:
             raise CommandError(f"set {', '.join(missing)} to create the administrator")
-        username = os.environ["DJANGO_SUPERUSER_USERNAME"]
-        password = os.environ["DJANGO_SUPERUSER_PASSWORD"]
-        email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+        username = env("DJANGO_SUPERUSER_USERNAME")
+        password = env("DJANGO_SUPERUSER_PASSWORD")
+        email = env("DJANGO_SUPERUSER_EMAIL")
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(username=username)
         changed = created or not user.check_password(password)

@@ -1,0 +1,229 @@
+"""Every environment variable kubeblog reads, declared once: name, type, default and meaning.
+
+Django's settings (config/settings/*.py), the gunicorn configuration (config/gunicorn.conf.py)
+and the management commands read variables only through `env` below, which refuses a name
+that is not declared here. The README's configuration table is generated from VARIABLES
+(`python -m config.env`, checked by a test), and the manifest tests hold the ConfigMaps and
+Secrets to the same list.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+REQUIRED = environ.Env.NOTSET
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    cast: type
+    default: object
+    meaning: str
+    secret: bool = False  # from a Secret in Kubernetes, never a ConfigMap or a log line
+    shown_default: str | None = None  # how the docs show a default computed at start-up
+
+    @property
+    def required(self) -> bool:
+        """Production stops at start-up without it (local settings may supply their own)."""
+        return self.default is REQUIRED
+
+    def default_text(self) -> str:
+        if self.shown_default is not None:
+            return self.shown_default
+        if self.required:
+            return "—"
+        if self.default in ("", []):
+            return "empty"
+        if isinstance(self.default, bool):
+            return f"`{str(self.default).lower()}`"
+        return f"`{self.default}`"
+
+
+VARIABLES: tuple[Variable, ...] = (
+    # --- Django ------------------------------------------------------------------------------
+    Variable(
+        "DJANGO_SETTINGS_MODULE", str, "config.settings.local",
+        "the settings module Django loads",
+        shown_default="`config.settings.local` (the image: `config.settings.production`)",
+    ),
+    Variable(
+        "DJANGO_SECRET_KEY", str, REQUIRED,
+        "signs sessions and CSRF tokens; the same on every replica", secret=True,
+    ),
+    Variable(
+        "DJANGO_SECRET_KEY_FALLBACKS", list, [],
+        "comma list of previous keys, for rotation without logging everyone out", secret=True,
+    ),
+    Variable(
+        "DATABASE_URL", str, REQUIRED,
+        "`postgres://user:password@host:5432/name` (`sqlite:///path` works too)", secret=True,
+    ),
+    Variable(
+        "ALLOWED_HOSTS", list, REQUIRED,
+        "comma list of host names the site answers to (probes answer any host)",
+    ),
+    Variable("CSRF_TRUSTED_ORIGINS", list, [], "comma list such as `https://blog.example.com`"),
+    Variable(
+        "DJANGO_DEBUG", bool, True,
+        "Django's debug pages, in the local settings (production never shows them)",
+    ),
+    Variable(
+        "REDIS_URL", str, "", "`redis://host:6379/0`; losing it costs speed, never correctness",
+        secret=True, shown_default="empty (per-process memory cache)",
+    ),
+    Variable(
+        "APP_VERSION", str, "dev", "shown on every page and in `/whoami` and metrics",
+        shown_default="`dev` (the image bakes its version in)",
+    ),
+    Variable("THEME_COLOR", str, "orange", "header colour: a CSS colour name or `#hex`"),
+    Variable(
+        "POD_NAME", str, "", "replica name shown on every page", shown_default="the host name"
+    ),
+    Variable(
+        "TRUSTED_PROXY_COUNT", int, 0,
+        "proxies in front (ingress, load balancer) whose `X-Forwarded-For` entry is trusted "
+        "for the client address",
+    ),
+    # --- PostgreSQL --------------------------------------------------------------------------
+    Variable("DATABASE_POOL_MIN_SIZE", int, 1, "connections each worker process keeps open"),
+    Variable("DATABASE_POOL_MAX_SIZE", int, 4, "connections each worker process may open"),
+    Variable(
+        "DATABASE_POOL_TIMEOUT", float, 3.0,
+        "seconds a request waits for a connection before answering 503",
+    ),
+    Variable(
+        "DATABASE_POOL_RECONNECT_TIMEOUT", float, 2.0,
+        "seconds a failing reconnect loop runs before the next request starts a fresh one",
+    ),
+    Variable("DATABASE_CONNECT_TIMEOUT", int, 3, "seconds to open one PostgreSQL connection"),
+    Variable(
+        "DATABASE_PGBOUNCER", bool, False,
+        "`true` behind PgBouncer in transaction mode (no server-side cursors)",
+    ),
+    # --- Redis, pages --------------------------------------------------------------------------
+    Variable(
+        "REDIS_CONNECT_TIMEOUT", float, 0.25,
+        "seconds to connect to Redis; a dead Redis costs a request at most this",
+    ),
+    Variable("REDIS_TIMEOUT", float, 0.5, "seconds one Redis command may take"),
+    Variable("READYZ_REQUIRE_CACHE", bool, False, "make `/readyz` fail when Redis is down"),
+    Variable(
+        "PUBLIC_PAGE_TTL", int, 30,
+        "seconds anonymous pages may be cached (`s-maxage`, and in the page cache)",
+    ),
+    Variable(
+        "PUBLIC_PAGE_SWR", int, 30,
+        "seconds shared caches may serve an anonymous page stale while revalidating",
+    ),
+    Variable("APP_PAGE_CACHE", bool, True, "keep rendered anonymous pages in the cache"),
+    # --- security ------------------------------------------------------------------------------
+    Variable(
+        "SECURE_SSL_REDIRECT", bool, True,
+        "redirect HTTP to HTTPS (the proxy sets `X-Forwarded-Proto`)",
+    ),
+    Variable("SECURE_COOKIES", bool, True, "`Secure` session and CSRF cookies"),
+    Variable("SECURE_HSTS_SECONDS", int, 31_536_000, "HSTS max-age"),
+    Variable("SECURE_HSTS_INCLUDE_SUBDOMAINS", bool, True, "HSTS covers subdomains"),
+    Variable("SECURE_HSTS_PRELOAD", bool, True, "HSTS asks to be preloaded"),
+    Variable(
+        "AXES_FAILURE_LIMIT", int, 5,
+        "failed logins per account or per address before logging in pauses",
+    ),
+    Variable("AXES_COOLOFF_MINUTES", float, 15.0, "how long logging in then pauses"),
+    Variable("COMMENT_RATE_LIMIT", int, 5, "comments per client address per window"),
+    Variable("COMMENT_RATE_WINDOW", int, 600, "the comment window, in seconds"),
+    # --- files, logs, metrics --------------------------------------------------------------------
+    Variable(
+        "STATIC_ROOT", str, "", "where `collectstatic` puts static files",
+        shown_default="`staticfiles/` in the project",
+    ),
+    Variable("LOG_LEVEL", str, "INFO", "application and gunicorn log level"),
+    Variable(
+        "METRICS_PORT", int, 9000,
+        "Prometheus metrics port, served by the gunicorn master (`0` turns it off)",
+    ),
+    Variable("METRICS_ON_APP_PORT", bool, False, "also answer `/metrics` on the HTTP port"),
+    Variable(
+        "PROMETHEUS_MULTIPROC_DIR", str, "",
+        "not a setting: `config/gunicorn.conf.py` sets it for its workers, to a new directory "
+        "per gunicorn master where they write their metric samples",
+    ),
+    # --- gunicorn ------------------------------------------------------------------------------
+    Variable("PORT", int, 8000, "HTTP port"),
+    Variable(
+        "GUNICORN_WORKERS", int, 0, "worker processes",
+        shown_default="twice the CPU quota of the container",
+    ),
+    Variable("GUNICORN_THREADS", int, 4, "threads per worker"),
+    Variable("GUNICORN_WORKER_CLASS", str, "gthread", "gunicorn worker class"),
+    Variable("GUNICORN_TIMEOUT", int, 30, "seconds before a silent worker is restarted"),
+    Variable(
+        "GUNICORN_GRACEFUL_TIMEOUT", int, 20,
+        "seconds in-flight requests get to finish after SIGTERM",
+    ),
+    Variable(
+        "DRAIN_SECONDS", float, 5.0,
+        "after SIGTERM, `/readyz` answers 503 and requests are still served this long before "
+        "the graceful stop",
+    ),
+    Variable(
+        "GUNICORN_KEEPALIVE", int, 75,
+        "keep-alive seconds, longer than any load balancer's idle timeout in front",
+    ),
+    Variable(
+        "GUNICORN_MAX_REQUESTS", int, 20_000,
+        "requests before a worker is recycled (`0`: never)",
+    ),
+    # --- the ensure_superuser command ------------------------------------------------------
+    Variable(
+        "DJANGO_SUPERUSER_USERNAME", str, "",
+        "the first administrator, created or updated by `python manage.py ensure_superuser`",
+    ),
+    Variable(
+        "DJANGO_SUPERUSER_PASSWORD", str, "", "that administrator's password", secret=True
+    ),
+    Variable("DJANGO_SUPERUSER_EMAIL", str, "", "that administrator's e-mail address"),
+)  # fmt: skip
+
+DECLARED = {variable.name: variable for variable in VARIABLES}
+
+
+class DeclaredEnv(environ.Env):
+    """django-environ's reader, limited to the declared variables, with their casts and
+    defaults; a caller may still give another default (the local settings do)."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        if var not in DECLARED:
+            raise ImproperlyConfigured(f"{var} is not declared in config/env.py")
+        return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+
+
+env = DeclaredEnv(
+    **{
+        v.name: v.cast if v.required else (v.cast, v.default)
+        for v in VARIABLES
+        if v.name != "DJANGO_SETTINGS_MODULE"  # Django reads it itself
+    }
+)
+
+
+def markdown_table() -> str:
+    """The README's configuration table."""
+    rows = [
+        "| variable | required | default | meaning |",
+        "|---|---|---|---|",
+        *(
+            f"| `{v.name}` | {'yes' if v.required else ''} | {v.default_text()} | {v.meaning} |"
+            for v in VARIABLES
+        ),
+    ]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table())
