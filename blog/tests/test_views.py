@@ -110,8 +110,10 @@ def test_editing_a_published_post_keeps_it_published(author_client, published_po
 
 
 def test_edit_form_is_prefilled(author_client, published_post):
-    response = author_client.get(f"/post/{published_post.pk}/edit/")
-    assert published_post.title.encode() in response.content
+    form = author_client.get(f"/post/{published_post.pk}/edit/").context["form"]
+    assert form.initial["title"] == published_post.title
+    assert form.initial["body"] == published_post.body
+    assert f'value="{published_post.title}"' in str(form["title"])
 
 
 @pytest.mark.parametrize(

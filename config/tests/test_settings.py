@@ -69,10 +69,12 @@ def test_production_settings_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
-def test_production_never_generates_a_secret_key():
-    source = (ROOT / "config" / "settings" / "production.py").read_text()
-    assert 'env("DJANGO_SECRET_KEY")' in source
-    assert "get_random_secret_key" not in source
+def test_production_signs_with_exactly_the_key_it_is_given():
+    # Never a generated one: every replica must sign cookies alike (a missing key stops
+    # start-up, test_a_missing_variable_stops_start_up_with_one_line_naming_it).
+    show = "import config.wsgi; from django.conf import settings; print(settings.SECRET_KEY)"
+    runs = [_run(["-c", show], COMPLETE) for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == [COMPLETE["DJANGO_SECRET_KEY"]] * 2, runs
 
 
 def test_database_url_gets_a_pool_with_health_checks():

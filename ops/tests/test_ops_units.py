@@ -139,22 +139,21 @@ def test_json_formatter_writes_one_parseable_line_and_scrubs_secrets():
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["level"] == "ERROR"
-    assert "hunter2" not in line and "password=abc" not in line
+    assert entry["message"] == "connecting to postgres://app:***@db/x with password=***"
 
 
 @pytest.mark.parametrize(
-    ("raw", "hidden"),
+    ("raw", "scrubbed"),
     [
-        ("Cookie: sessionid=abc123def; csrftoken=xyz789", ["abc123def", "xyz789"]),
-        ("csrfmiddlewaretoken=tok123&password=pw456", ["tok123", "pw456"]),
-        ("redis://default:s3cret@redis:6379/0", ["s3cret"]),
-        ('{"password": "pw789"}', ["pw789"]),
+        ("Cookie: sessionid=abc123def; csrftoken=xyz789", "Cookie: sessionid=***; csrftoken=***"),
+        ("csrfmiddlewaretoken=tok123&password=pw456", "csrfmiddlewaretoken=***&password=***"),
+        ("redis://default:s3cret@redis:6379/0", "redis://default:***@redis:6379/0"),
+        ('{"password": "pw789"}', '{"password": "***"}'),
+        ("GET /post/1/ 200 in 12 ms", "GET /post/1/ 200 in 12 ms"),
     ],
 )
-def test_scrub(raw, hidden):
-    cleaned = scrub(raw)
-    for value in hidden:
-        assert value not in cleaned
+def test_scrub_hides_exactly_the_secret_values(raw, scrubbed):
+    assert scrub(raw) == scrubbed
 
 
 def test_metrics_view_on_the_app_port_only_when_enabled(client, settings, db):
@@ -200,4 +199,5 @@ def test_the_sites_own_secret_key_never_reaches_a_log_line(settings):
     record = logging.LogRecord(
         "x", logging.ERROR, __file__, 1, f"failed with key {settings.SECRET_KEY}", None, None
     )
-    assert settings.SECRET_KEY not in JsonFormatter().format(record)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "failed with key ***"
