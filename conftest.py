@@ -6,15 +6,15 @@ import re
 import pytest
 from django.db import connection
 
-from tests.gunicorn_process import migrate, production_env
-from tests.services import PostgresServer, RedisServer
+from harness.gunicorn import migrate, production_env
+from harness.servers import PostgresServer, RedisServer
 
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
-    skip = pytest.mark.skip(reason="needs PostgreSQL: run under `python -m tests.services`")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run under `python -m harness.servers`")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)

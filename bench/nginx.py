@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.services import free_port, stop_process, wait_for_port
+from harness.servers import free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE_CONF = ROOT / "deploy" / "k8s" / "components" / "edge-cache" / "nginx.conf"

@@ -1,7 +1,7 @@
 """The benchmark driver (`make bench`, i.e. `python -m bench`).
 
 Everything runs on 127.0.0.1 and is stopped by the PID it was started with: PostgreSQL and
-Redis (tests.services), three gunicorns with the production configuration (app cache on, app
+Redis (harness.servers), three gunicorns with the production configuration (app cache on, app
 cache off, and the bare Django reference), nginx serving a static file, and nginx as the edge
 cache (the Kubernetes component's own config). Every figure is measured `repeats` times for
 `duration` seconds, round-robin with the references so that all of them see the same noise;
@@ -31,8 +31,8 @@ from bench import load, report
 from bench.nginx import Nginx
 from bench.pages import REFERENCE_SIZE, reference_page
 from bench.servers import HTTPS, AppServer, app_env, cold_start
-from tests.gunicorn_process import ROOT, collectstatic, migrate
-from tests.services import PostgresServer, RedisServer
+from harness.gunicorn import ROOT, collectstatic, migrate
+from harness.servers import PostgresServer, RedisServer
 
 OUT = ROOT / "build" / "bench"
 DOC = ROOT / "docs" / "performance.md"

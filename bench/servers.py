@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from tests.gunicorn_process import ROOT, Gunicorn, production_env
+from harness.gunicorn import ROOT, Gunicorn, production_env
 
 STATIC_ROOT = ROOT / "build" / "bench" / "static"
 HTTPS = {"X-Forwarded-Proto": "https"}

@@ -13,4 +13,4 @@ echo "== product tests on SQLite"
 DATABASE_URL= REDIS_URL= $V/pytest -q -m "not postgres and not slow" blog ops config
 
 echo "== every suite on PostgreSQL 15 and Redis"
-$V/python -m tests.services -- $V/pytest -q "$@"
+$V/python -m harness.servers -- $V/pytest -q "$@"

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from harness.gunicorn import ROOT, production_env
+from harness.servers import PostgresServer
 from ops.management.commands.migrate_locked import MIGRATION_LOCK_ID
-from tests.gunicorn_process import ROOT, production_env
-from tests.services import PostgresServer
 
 
 def _migrate_process(url: str) -> subprocess.Popen:

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from tests.gunicorn_process import ROOT, Gunicorn, migrate, production_env
-from tests.services import PostgresServer, RedisServer
+from harness.gunicorn import ROOT, Gunicorn, migrate, production_env
+from harness.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.gunicorn_process import Gunicorn, production_env
+from harness.gunicorn import Gunicorn, production_env
 
 pytestmark = pytest.mark.slow
 

@@ -117,7 +117,7 @@ def test_cache_failures_turned_into_misses_are_counted(settings):
     from django.core.cache import cache
     from prometheus_client import REGISTRY
 
-    from tests.services import free_port
+    from harness.servers import free_port
 
     settings.CACHES = {"default": cache_from_url(f"redis://127.0.0.1:{free_port()}/0")}
     before = REGISTRY.get_sample_value("kubeblog_cache_errors_total") or 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.gunicorn_process import ROOT, Gunicorn, production_env
+from harness.gunicorn import ROOT, Gunicorn, production_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.servers import free_port, stop_process, wait_for_port
 from tests.drill.clock import Clock
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS
-from tests.services import free_port, stop_process, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy/local/haproxy-drill.cfg"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from harness.servers import PG_BIN, PostgresServer
 from tests.drill import haproxy as lb
 from tests.drill.clock import Clock, Events
 from tests.drill.config import Timings
@@ -21,7 +22,6 @@ from tests.drill.load import Load, Record
 from tests.drill.stack import Release, Replica, Stack
 from tests.drill.supervisor import Supervisor
 from tests.drill.verify import APPROVED_COMMENTS_SQL, POSTS_SQL
-from tests.services import PG_BIN, PostgresServer
 
 RECOVERY_BOUND = 5.0  # seconds: replicas ready again after PostgreSQL is back (issue 6)
 

@@ -22,11 +22,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.podman import podman
+from harness.servers import PostgresServer, RedisServer, free_port
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
 from tests.drill.haproxy import HAProxy
-from tests.podman import podman
-from tests.services import PostgresServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/kubeblog:dev"

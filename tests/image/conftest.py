@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.podman import podman
-from tests.services import PostgresServer, RedisServer, free_port
+from harness.podman import podman
+from harness.servers import PostgresServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "kubeblog:dev"

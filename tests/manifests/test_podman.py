@@ -38,9 +38,9 @@ import psycopg
 import pytest
 import yaml
 
+from harness.podman import podman
+from harness.servers import PostgresServer, free_port
 from tests.manifests.render import get, objects, pod_template
-from tests.podman import podman
-from tests.services import PostgresServer, free_port
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 

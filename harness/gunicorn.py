@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.services import free_port, stop_process
+from harness.servers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"

@@ -1,7 +1,7 @@
 """Real PostgreSQL and Redis servers for tests, drills and benchmarks, on 127.0.0.1 only.
 
 Each server is a throwaway: its own data directory under a temporary folder, its own free
-port, stopped by the PID it was started with. `python -m tests.services -- CMD` runs CMD with
+port, stopped by the PID it was started with. `python -m harness.servers -- CMD` runs CMD with
 DATABASE_URL and REDIS_URL pointing at fresh servers, then stops them.
 """
 
