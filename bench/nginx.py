@@ -14,9 +14,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from harness.paths import ROOT
 from harness.servers import free_port, stop_process, wait_for_port
 
-ROOT = Path(__file__).resolve().parent.parent
 EDGE_CONF = ROOT / "deploy" / "k8s" / "components" / "edge-cache" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

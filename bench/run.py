@@ -31,10 +31,11 @@ from bench import load, report
 from bench.nginx import Nginx
 from bench.pages import REFERENCE_SIZE, reference_page
 from bench.servers import HTTPS, AppServer, app_env, cold_start
-from harness.gunicorn import ROOT, collectstatic, migrate
+from harness.gunicorn import collectstatic, migrate
+from harness.paths import BUILD, ROOT
 from harness.servers import PostgresServer, RedisServer
 
-OUT = ROOT / "build" / "bench"
+OUT = BUILD / "bench"
 DOC = ROOT / "docs" / "performance.md"
 SOAK_AFTER_REQUESTS = 20_000
 MODES = {

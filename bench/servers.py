@@ -8,9 +8,10 @@ from pathlib import Path
 
 import requests
 
-from harness.gunicorn import ROOT, Gunicorn, production_env
+from harness.gunicorn import Gunicorn, production_env
+from harness.paths import BUILD
 
-STATIC_ROOT = ROOT / "build" / "bench" / "static"
+STATIC_ROOT = BUILD / "bench" / "static"
 HTTPS = {"X-Forwarded-Proto": "https"}
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import requests
 
+from harness.paths import BUILD, ROOT
 from harness.servers import free_port, stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
@@ -35,7 +35,7 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
         "GUNICORN_THREADS": "4",
         "DRAIN_SECONDS": "1",
         "GUNICORN_GRACEFUL_TIMEOUT": "10",
-        "STATIC_ROOT": str(ROOT / "build" / "test-static"),
+        "STATIC_ROOT": str(BUILD / "test-static"),
     }
     env.update(extra)
     return env

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CONTAINERS_CONF = ROOT / "deploy" / "local" / "containers.conf"
+from harness.paths import CONTAINERS_CONF
 
 
 class PodmanError(RuntimeError):

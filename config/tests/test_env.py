@@ -3,14 +3,13 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import DECLARED, VARIABLES, env, markdown_table
+from harness.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # Where the README keeps the generated table.
 TABLE = re.compile(
     r"<!-- generated from config/env.py by `python -m config.env`; edit that file, not this "

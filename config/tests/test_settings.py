@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.paths import ROOT
 
 COMPLETE = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",

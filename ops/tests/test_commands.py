@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from harness.gunicorn import ROOT, production_env
+from harness.gunicorn import production_env
+from harness.paths import ROOT
 from harness.servers import PostgresServer
 from ops.management.commands.migrate_locked import MIGRATION_LOCK_ID
 

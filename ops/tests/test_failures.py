@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from harness.gunicorn import ROOT, Gunicorn, migrate, production_env
+from harness.gunicorn import Gunicorn, migrate, production_env
+from harness.paths import ROOT
 from harness.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from harness.gunicorn import ROOT, Gunicorn, production_env
+from harness.gunicorn import Gunicorn, production_env
+from harness.paths import BUILD, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "build" / "screenshots"
+SHOTS = BUILD / "screenshots"
 PASSWORD = "browser-test-password-4821"
 
 

@@ -15,6 +15,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.paths import BUILD
 from tests.drill import haproxy as lb
 from tests.drill.clock import Clock, Events
 from tests.drill.config import FULL, SHORT, Timings
@@ -22,7 +23,7 @@ from tests.drill.haproxy import Monitor, read_log
 from tests.drill.load import MIX, Load
 from tests.drill.report import plot_timeline, summarize, table, write_report
 from tests.drill.scenarios import SCENARIOS, Drill, Outcome
-from tests.drill.stack import ROOT, Stack, ensure_images, remove_next_image
+from tests.drill.stack import Stack, ensure_images, remove_next_image
 from tests.drill.supervisor import Supervisor
 from tests.drill.verify import verify_writes
 
@@ -203,7 +204,7 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("DRILL_SHORT") == "1",
         help="the CI version: same scenarios, shorter waits (also DRILL_SHORT=1)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "drill")
+    parser.add_argument("--out", type=Path, default=BUILD / "drill")
     parser.add_argument("--rate", type=float, help="requests per second (default: per mode)")
     args = parser.parse_args(argv)
     timings = SHORT if args.short else FULL

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.paths import ROOT
 from harness.servers import free_port, stop_process, wait_for_port
 from tests.drill.clock import Clock
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy/local/haproxy-drill.cfg"
 BACKEND = "web"
 # Active health checks of every replica (dynamic servers take no default-server settings).

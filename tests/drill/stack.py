@@ -18,17 +18,16 @@ import subprocess
 import tempfile
 import threading
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.paths import CONTAINERS_CONF, ROOT, project_version
 from harness.podman import podman
 from harness.servers import PostgresServer, RedisServer, free_port
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
 from tests.drill.haproxy import HAProxy
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/kubeblog:dev"
 RUN_PREFIX = f"kubeblog-drill-{os.getpid()}"
 SECRET_KEY = "drill-only-not-a-secret-" + "k" * 32
@@ -58,10 +57,6 @@ class Release:
     color: str
 
 
-def project_version() -> str:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-
-
 def next_version(version: str) -> str:
     parts = version.split(".")
     if len(parts) == 3 and parts[2].isdigit():
@@ -83,7 +78,7 @@ def ensure_images() -> tuple[Release, Release]:
     built_from, tree = _image_revision(), _tree_revision()
     if built_from is None or built_from != tree:
         env = {**os.environ, "CONTAINER_ENGINE": "podman"}
-        env.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/local/containers.conf"))
+        env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
         print(
             f"[drill] building {IMAGE} of this tree: scripts/build-image.sh {version}", flush=True
         )

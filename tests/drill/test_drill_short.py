@@ -11,15 +11,14 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from harness.paths import BUILD, ROOT
 from tests.drill.haproxy import CONFIG
 from tests.drill.report import table
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "build" / "drill-short"
+OUT = BUILD / "drill-short"
 SUMMARY: list[str] = []
 
 

@@ -15,17 +15,16 @@ import shutil
 import subprocess
 import tempfile
 import time
-import tomllib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from harness.paths import CONTAINERS_CONF, ROOT, project_version
 from harness.podman import podman
 from harness.servers import PostgresServer, RedisServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "kubeblog:dev"
 # What Kubernetes' restricted Pod Security asks for, said to podman.
 RESTRICTED = [
@@ -106,9 +105,9 @@ def podman_works() -> None:
 def image(podman_works) -> Image:
     """kubeblog:dev built from the working tree, once per run (layer cache makes a rebuild of
     an unchanged tree take seconds, so an image built by `make image` is reused)."""
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    version = project_version()
     env = {**os.environ, "CONTAINER_ENGINE": "podman"}
-    env.setdefault("CONTAINERS_CONF", str(ROOT / "deploy/local/containers.conf"))
+    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as log:
         result = subprocess.run(

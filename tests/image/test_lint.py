@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.image.conftest import ROOT
+from harness.paths import ROOT
 
 pytestmark = pytest.mark.image
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import yaml
 
+from harness.paths import ROOT
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-K8S = REPO / "deploy" / "k8s"
-DOCS = REPO / "docs" / "kubernetes.md"
+K8S = ROOT / "deploy" / "k8s"
+DOCS = ROOT / "docs" / "kubernetes.md"
 
 # Every overlay a person deploys, plus the test-only one that enables every component.
 OVERLAYS = {

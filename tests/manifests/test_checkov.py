@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.manifests.render import K8S, OVERLAYS, REPO, render
+from harness.paths import ROOT
+from tests.manifests.render import K8S, OVERLAYS, render
 
-CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 SKIPS = yaml.safe_load((K8S / "checkov-skips.yaml").read_text())["skips"]
 
 
@@ -38,7 +39,7 @@ def run_checkov(manifest: Path, *extra: str) -> subprocess.CompletedProcess:
 @functools.cache
 def ensure_checkov() -> None:
     result = subprocess.run(
-        [str(REPO / "scripts" / "ensure-checkov.sh")],
+        [str(ROOT / "scripts" / "ensure-checkov.sh")],
         capture_output=True,
         text=True,
         timeout=600,

@@ -12,11 +12,11 @@ import pytest
 import yaml
 from django.urls import resolve
 
+from harness.paths import ROOT
 from ops.middleware import ProbeMiddleware
 from tests.manifests.render import (
     DOCS,
     K8S,
-    REPO,
     all_containers,
     containers,
     effective_env,
@@ -118,7 +118,7 @@ def app_sources() -> str:
     paths = [
         p
         for folder in ("config", "ops", "blog")
-        for p in (REPO / folder).rglob("*.py")
+        for p in (ROOT / folder).rglob("*.py")
         if "tests" not in p.parts and "migrations" not in p.parts
     ]
     return "\n".join(p.read_text() for p in paths)
@@ -131,7 +131,7 @@ def names_read_by_app() -> set[str]:
 def required_settings() -> set[str]:
     """Variables the production settings read with no default: start-up fails without."""
     text = "\n".join(
-        (REPO / "config" / "settings" / name).read_text() for name in ("base.py", "production.py")
+        (ROOT / "config" / "settings" / name).read_text() for name in ("base.py", "production.py")
     )
     return set(re.findall(r"""\benv(?:\.\w+)?\(\s*["']([A-Z_]+)["']\s*\)""", text))
 

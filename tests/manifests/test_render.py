@@ -16,12 +16,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from harness.paths import ROOT
 from tests.manifests.render import (
     CRD_API_GROUPS,
     HERE,
     K8S,
     OVERLAYS,
-    REPO,
     get,
     is_custom_resource,
     objects,
@@ -66,7 +66,7 @@ def test_no_deprecated_kustomize_fields():
     paths = [*K8S.rglob("kustomization.yaml"), *HERE.rglob("kustomization.yaml")]
     for path in paths:
         used = deprecated & set(yaml.safe_load(path.read_text()))
-        assert not used, f"{path.relative_to(REPO)} uses {sorted(used)}"
+        assert not used, f"{path.relative_to(ROOT)} uses {sorted(used)}"
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

@@ -4,7 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.manifests.render import HERE, K8S, REPO
+from harness.paths import ROOT
+from tests.manifests.render import HERE, K8S
 
 YAMLLINT = str(Path(sys.executable).parent / "yamllint")
 
@@ -12,7 +13,7 @@ YAMLLINT = str(Path(sys.executable).parent / "yamllint")
 def test_manifests_pass_yamllint():
     targets = [K8S, HERE / "overlays", HERE / "crd_schemas.yaml"]
     result = subprocess.run(
-        [YAMLLINT, "--strict", "-c", str(REPO / ".yamllint.yaml"), *map(str, targets)],
+        [YAMLLINT, "--strict", "-c", str(ROOT / ".yamllint.yaml"), *map(str, targets)],
         capture_output=True,
         text=True,
         timeout=60,
