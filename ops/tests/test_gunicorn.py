@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def app(pg_server, redis_server):
     env = production_env(
-        pg_server.url, REDIS_URL=redis_server.url, DJANGO_SETTINGS_MODULE="tests.gunicorn_settings"
+        pg_server.url, REDIS_URL=redis_server.url, DJANGO_SETTINGS_MODULE="harness.slow_settings"
     )
     with Gunicorn(env) as server:
         server.wait_until("/readyz", 200)
@@ -124,7 +124,7 @@ def test_no_password_or_session_id_reaches_the_logs(app, pg_server):
 def test_sigterm_drains_then_stops_without_failing_a_request(pg_server):
     env = production_env(
         pg_server.url,
-        DJANGO_SETTINGS_MODULE="tests.gunicorn_settings",
+        DJANGO_SETTINGS_MODULE="harness.slow_settings",
         DRAIN_SECONDS="2",
         GUNICORN_GRACEFUL_TIMEOUT="10",
     )

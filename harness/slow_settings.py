@@ -2,4 +2,4 @@
 
 from config.settings.production import *  # noqa: F403
 
-ROOT_URLCONF = "tests.gunicorn_urls"
+ROOT_URLCONF = "harness.slow_urls"

@@ -1,3 +1,5 @@
+"""The product's URLs plus /_test/slow: a request that stays in flight for shutdown tests."""
+
 import time
 
 from django.http import HttpResponse
