@@ -10,7 +10,6 @@ Containers are named `kubeblog-drill-<drill pid>-<replica>` and removed by those
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import secrets
 import signal
@@ -21,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.http import http_get
 from harness.paths import CONTAINERS_CONF, ROOT, project_version
 from harness.podman import podman
 from harness.servers import PostgresServer, RedisServer, free_port
@@ -144,16 +144,10 @@ def _tree_revision() -> str | None:
 
 def http_status(port: int, path: str, timeout: float = 4.0) -> int | None:
     """Status of GET http://127.0.0.1:port/path, None when nothing answers."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Host": "localhost"})
-        response = conn.getresponse()
-        response.read()
-        return response.status
+        return http_get(port, path, {"Host": "localhost"}, timeout)[0]
     except OSError:
         return None
-    finally:
-        conn.close()
 
 
 def pid_alive(pid: int) -> bool:

@@ -8,7 +8,6 @@ metrics server ($METRICS_PORT). Every container is named by this run and removed
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.http import http_get
 from harness.paths import CONTAINERS_CONF, ROOT, project_version
 from harness.podman import podman
 from harness.servers import PostgresServer, RedisServer, free_port
@@ -53,17 +53,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("kubeblog image figures")
         for line in _REPORT:
             terminalreporter.write_line(line)
-
-
-def http_get(port: int, path: str, headers: dict | None = None, timeout: float = 5.0):
-    """GET http://127.0.0.1:port/path: (status, lower-cased headers, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
 
 
 @dataclass

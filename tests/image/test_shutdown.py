@@ -1,13 +1,13 @@
 """`podman stop` (SIGTERM, as the kubelet sends it) while requests flow: the container drains,
 serves every request it accepted, and exits 0 well inside the graceful timeout."""
 
-import http.client
 import threading
 import time
 
 import pytest
 
-from tests.image.conftest import http_get, podman, report
+from harness.http import http_get
+from tests.image.conftest import podman, report
 from tests.image.test_container import written_outside_tmp
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
@@ -47,16 +47,10 @@ class Load:
             if not self._sending():
                 return
             sent = time.monotonic()
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             try:
-                conn.request("GET", "/")
-                response = conn.getresponse()
-                response.read()
-                outcome: object = response.status
+                outcome: object = http_get(self.port, "/", timeout=10)[0]
             except OSError as exc:  # refused, reset, timed out: all count as failures here
                 outcome = repr(exc)
-            finally:
-                conn.close()
             with self._lock:
                 self.outcomes.append((sent, outcome))
 

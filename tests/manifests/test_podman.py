@@ -28,7 +28,6 @@ Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import shutil
 import time
@@ -38,6 +37,7 @@ import psycopg
 import pytest
 import yaml
 
+from harness.http import http_get
 from harness.podman import podman
 from harness.servers import PostgresServer, free_port
 from tests.manifests.render import get, objects, pod_template
@@ -46,16 +46,8 @@ pytestmark = [pytest.mark.image, pytest.mark.slow]
 
 IMAGE = "kubeblog:dev"
 READY_TIMEOUT = 90.0
-
-
-def http_get(port: int, path: str, host: str = "localhost") -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+LOCALHOST = {"Host": "localhost"}  # in the overlay's ALLOWED_HOSTS
+PROBE_HOST = {"Host": "10.0.0.1"}  # what the kubelet sends: the pod's IP
 
 
 def adapt_for_podman(
@@ -147,7 +139,7 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
             deadline = time.monotonic() + READY_TIMEOUT
             while time.monotonic() < deadline:
                 with contextlib.suppress(OSError):
-                    status, body = http_get(port, "/readyz", host="10.0.0.1")
+                    status, _, body = http_get(port, "/readyz", PROBE_HOST, timeout=10)
                     if status == 200:
                         break
                 time.sleep(0.5)
@@ -155,17 +147,15 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
             assert json.loads(body)["migrations"] == "ok", "the migrate init container ran"
 
             # Probes answer with any Host header, over plain HTTP, no redirect.
-            assert http_get(port, "/healthz", host="10.0.0.1")[0] == 200
-            status, page = http_get(port, "/")
+            assert http_get(port, "/healthz", PROBE_HOST, timeout=10)[0] == 200
+            status, _, page = http_get(port, "/", LOCALHOST, timeout=10)
             assert status == 200 and b"<html" in page.lower()
-            status, who = http_get(port, "/whoami")
+            status, _, who = http_get(port, "/whoami", LOCALHOST, timeout=10)
             identity = json.loads(who)
             assert identity["replica"].startswith(name), "POD_NAME from the downward API"
             assert identity["version"] == "1.0.0" and identity["color"] == "orange"
-            conn = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=10)
-            conn.request("GET", "/metrics")
-            assert b"kubeblog_http_requests_total" in conn.getresponse().read()
-            conn.close()
+            metrics = http_get(metrics_port, "/metrics", timeout=10)[2]
+            assert b"kubeblog_http_requests_total" in metrics
 
             with psycopg.connect(pg.url) as db:
                 row = db.execute(
