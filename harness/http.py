@@ -1,8 +1,11 @@
-"""HTTP to the servers under test on 127.0.0.1, one plain request at a time."""
+"""HTTP to the servers under test on 127.0.0.1: one plain GET, and forms sent as a browser
+sends them (the CSRF token from the cookie, a Referer)."""
 
 from __future__ import annotations
 
 import http.client
+
+import requests
 
 
 def http_get(
@@ -16,3 +19,31 @@ def http_get(
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
+
+
+def submit_form(
+    session: requests.Session, url: str, data: dict[str, str], headers: dict[str, str] | None = None
+) -> requests.Response:
+    """GET the form at `url` (for the CSRF cookie), then POST `data` with the CSRF token and a
+    Referer, as a browser does; the POST's answer, redirects not followed."""
+    headers = headers or {}
+    session.get(url, headers=headers, timeout=10)
+    return session.post(
+        url,
+        data={**data, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={**headers, "Referer": url},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def login(
+    session: requests.Session,
+    base_url: str,
+    username: str,
+    password: str,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
+    """Log the session in through the login form; the answer is a 302 when the password is right."""
+    form = {"username": username, "password": password}
+    return submit_form(session, f"{base_url}/accounts/login/", form, headers)

@@ -1,6 +1,5 @@
 """Dependencies failing under a real gunicorn: PostgreSQL down and back, Redis down."""
 
-import re
 import subprocess
 import sys
 import time
@@ -9,41 +8,13 @@ import pytest
 import requests
 
 from harness.gunicorn import Gunicorn, migrate, production_env
+from harness.http import login, submit_form
 from harness.paths import ROOT
 from harness.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.slow
 
 HOST = {"Host": "localhost"}
-
-
-def _login(app: Gunicorn, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    login = f"{app.url}/accounts/login/"
-    session.get(login, headers=HOST)
-    response = session.post(
-        login,
-        data={
-            "username": username,
-            "password": password,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-        headers={**HOST, "Referer": login},
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text
-    return session
-
-
-def _new_post(app, session, title: str) -> requests.Response:
-    page = session.get(f"{app.url}/post/new/", headers=HOST)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return session.post(
-        f"{app.url}/post/new/",
-        data={"title": title, "body": "text", "csrfmiddlewaretoken": token},
-        headers={**HOST, "Referer": f"{app.url}/post/new/"},
-        allow_redirects=False,
-    )
 
 
 def test_postgres_down_gives_a_friendly_503_and_the_same_processes_recover():
@@ -103,7 +74,9 @@ def test_redis_down_keeps_pages_writes_and_sessions(pg_server):
     try:
         with Gunicorn(env) as app:
             app.wait_until("/readyz", 200)
-            session = _login(app, "editor", "editor-pass-123456")
+            session = requests.Session()
+            logged_in = login(session, app.url, "editor", "editor-pass-123456", HOST)
+            assert logged_in.status_code == 302, logged_in.text
             assert app.get("/readyz").json()["cache"] == "ok"
 
             redis.stop()
@@ -113,7 +86,12 @@ def test_redis_down_keeps_pages_writes_and_sessions(pg_server):
             assert "Log out editor" in home.text, "logged-in users stay logged in"
             anonymous = app.get("/", headers=HOST)
             assert anonymous.status_code == 200
-            created = _new_post(app, session, "Written while Redis was down")
+            created = submit_form(
+                session,
+                f"{app.url}/post/new/",
+                {"title": "Written while Redis was down", "body": "text"},
+                HOST,
+            )
             assert created.status_code == 302
             draft = session.get(app.url + created.headers["Location"], headers=HOST)
             assert "Written while Redis was down" in draft.text

@@ -8,6 +8,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.gunicorn import Gunicorn, production_env
+from harness.http import login
 
 pytestmark = pytest.mark.slow
 
@@ -104,15 +105,9 @@ def test_log_lines_are_json_with_request_ids(app):
 
 def test_no_password_or_session_id_reaches_the_logs(app, pg_server):
     session = requests.Session()
-    login = f"{app.url}/accounts/login/"
-    session.get(login, headers={"Host": "localhost"})
-    token = session.cookies["csrftoken"]
     secret_password = "Sup3r-secret-Passw0rd-in-a-form"
-    session.post(
-        login,
-        data={"username": "nobody", "password": secret_password, "csrfmiddlewaretoken": token},
-        headers={"Host": "localhost", "Referer": login},
-    )
+    login(session, app.url, "nobody", secret_password, {"Host": "localhost"})
+    token = session.cookies["csrftoken"]  # the one the form was sent with
     session.get(app.url + "/", headers={"Host": "localhost", "Cookie": "sessionid=abcsecret123"})
     time.sleep(0.2)
     output = app.output()
