@@ -30,6 +30,30 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def author(db):
+    """alice, the author of the tests' posts; she logs in with blog.tests.factories.PASSWORD."""
+    from blog.tests.factories import UserFactory
+
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    """mallory, a user who is not alice: none of alice's posts or comments are hers to change."""
+    from blog.tests.factories import UserFactory
+
+    return UserFactory(username="mallory")
+
+
+@pytest.fixture
+def staff(db):
+    """sam, staff: he may change any post and moderate any comment."""
+    from blog.tests.factories import UserFactory
+
+    return UserFactory(username="sam", is_staff=True)
+
+
+@pytest.fixture
 def on_postgres():
     return connection.vendor == "postgresql"
 

@@ -1,21 +1,6 @@
 import pytest
 
-from blog.tests.factories import PostFactory, UserFactory
-
-
-@pytest.fixture
-def author(db):
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def other_user(db):
-    return UserFactory(username="mallory")
-
-
-@pytest.fixture
-def staff(db):
-    return UserFactory(username="sam", is_staff=True)
+from blog.tests.factories import PostFactory
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from blog.models import Comment, Post
-from blog.tests.factories import CommentFactory, PostFactory, UserFactory
+from blog.tests.factories import CommentFactory, PostFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +30,12 @@ class World:
 
 
 @pytest.fixture
-def world() -> World:
-    author = UserFactory(username="alice")
+def world(author, other_user, staff) -> World:
     post = PostFactory(author=author, title="Published")
     return World(
         author=author,
-        other=UserFactory(username="mallory"),
-        staff=UserFactory(username="sam", is_staff=True),
+        other=other_user,
+        staff=staff,
         post=post,
         draft=PostFactory(author=author, title="Draft", draft=True),
         comment=CommentFactory(post=post, approved=False, text="pending"),

@@ -168,14 +168,13 @@ def test_metrics_view_on_the_app_port_only_when_enabled(client, settings, db):
 
 
 @pytest.mark.django_db
-def test_a_request_that_fails_midway_leaves_nothing_half_written(client):
+def test_a_request_that_fails_midway_leaves_nothing_half_written(client, author):
     """Deleting a post removes its comments, then the post: a failure in between rolls back."""
     from django.db.models.signals import post_delete
 
     from blog.models import Comment, Post
-    from blog.tests.factories import CommentFactory, PostFactory, UserFactory
+    from blog.tests.factories import CommentFactory, PostFactory
 
-    author = UserFactory(username="alice")
     post = PostFactory(author=author)
     CommentFactory.create_batch(3, post=post)
 

@@ -15,11 +15,6 @@ def page_cache_on(settings):
     settings.PUBLIC_PAGE_SWR = 60
 
 
-@pytest.fixture
-def author():
-    return UserFactory(username="alice")
-
-
 def test_anonymous_pages_are_public_for_shared_caches(client, author):
     post = PostFactory(author=author)
     for url in ["/", f"/post/{post.pk}/", "/feed/", "/search/?q=x", "/sitemap.xml"]:

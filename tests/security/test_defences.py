@@ -25,8 +25,7 @@ def _post_urls(world) -> dict[str, str]:
 
 
 @pytest.fixture
-def world():
-    author = UserFactory(username="alice")
+def world(author):
     post = PostFactory(author=author)
     return post, PostFactory(author=author, draft=True), CommentFactory(post=post, approved=False)
 

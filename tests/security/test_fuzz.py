@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from blog.markdown import render_markdown
 from blog.models import Comment, Post
-from blog.tests.factories import PostFactory, UserFactory
+from blog.tests.factories import PostFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -49,11 +49,6 @@ def form(fields):
             st.text(string.ascii_letters, min_size=1, max_size=10), field_values, max_size=3
         ).map(lambda extra: {**extra, **data})
     )
-
-
-@pytest.fixture
-def author():
-    return UserFactory(username="fuzz-author")
 
 
 def _post(client, url, data):
