@@ -1,12 +1,12 @@
 """`podman stop` (SIGTERM, as the kubelet sends it) while requests flow: the container drains,
 serves every request it accepted, and exits 0 well inside the graceful timeout."""
 
-import threading
 import time
 
 import pytest
 
 from harness.http import http_get
+from harness.load import RequestLoop
 from tests.image.conftest import podman, report
 from tests.image.test_container import written_outside_tmp
 
@@ -18,87 +18,43 @@ CLIENTS = 3
 MAX_REQUESTS_PER_CLIENT = 3000
 
 
-class Load:
-    """A few clients sending GET / back to back, each on a fresh connection, and a readiness
-    probe. Like a load balancer, the clients keep sending for a while after readiness turns
-    503 (a third of the drain period here), then stop sending to this replica."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.stop_at = float("inf")
-        self.deadline = time.monotonic() + 60  # whatever happens, the clients stop
-        self.outcomes: list[tuple[float, object]] = []  # (sent at, status or error)
-        self.sigterm_at: float | None = None
-        self.drain_seen_at: float | None = None  # first non-200 from /readyz after SIGTERM
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._client) for _ in range(CLIENTS)]
-        self._threads.append(threading.Thread(target=self._probe))
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def _sending(self) -> bool:
-        now = time.monotonic()
-        return now < self.stop_at and now < self.deadline
-
-    def _client(self) -> None:
-        for _ in range(MAX_REQUESTS_PER_CLIENT):
-            if not self._sending():
-                return
-            sent = time.monotonic()
-            try:
-                outcome: object = http_get(self.port, "/", timeout=10)[0]
-            except OSError as exc:  # refused, reset, timed out: all count as failures here
-                outcome = repr(exc)
-            with self._lock:
-                self.outcomes.append((sent, outcome))
-
-    def _probe(self) -> None:
-        # The kubelet's readiness probe, every 0.1 s once SIGTERM has been sent.
-        while self._sending():
-            if self.sigterm_at is not None:
-                try:
-                    status = http_get(self.port, "/readyz", timeout=2)[0]
-                except OSError:
-                    status = None
-                if status == 503:
-                    self.drain_seen_at = time.monotonic()
-                    self.stop_at = self.drain_seen_at + DRAIN_SECONDS / 3
-                    return
-            time.sleep(0.1)
-
-    def wait_for(self, count: int, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.outcomes) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def join(self) -> None:
-        self.stop_at = 0
-        for thread in self._threads:
-            thread.join(30)
-
-
 def test_sigterm_under_load_drains_serves_everything_and_exits_0(start_app):
     # A writable root filesystem this time, so `podman diff` shows whatever the app would
     # write if it could (under --read-only a write would fail, and might fail silently).
     app = start_app(read_only=False, DRAIN_SECONDS=str(DRAIN_SECONDS))
-    load = Load(app.port)
-    load.start()
-    try:
+    # A few clients send GET / back to back, each on a fresh connection. Like a load balancer,
+    # they keep sending for a while after readiness turns 503 (a third of the drain period
+    # here), then stop sending to this replica.
+    load = RequestLoop(
+        lambda: http_get(app.port, "/", timeout=10)[0],
+        clients=CLIENTS,
+        limit=MAX_REQUESTS_PER_CLIENT,
+    )
+    drain_seen_at: float | None = None  # first non-200 from /readyz after SIGTERM
+
+    def readiness() -> int:
+        nonlocal drain_seen_at
+        status = http_get(app.port, "/readyz", timeout=2)[0]
+        if status == 503:
+            drain_seen_at = time.monotonic()
+            load.stop_at = drain_seen_at + DRAIN_SECONDS / 3
+        return status
+
+    # The kubelet's readiness probe, every 0.1 s once SIGTERM has been sent.
+    probe = RequestLoop(readiness, interval=0.1, until=lambda status: status == 503)
+    with load:
         load.wait_for(30)
-        load.sigterm_at = time.monotonic()
-        load.stop_at = load.sigterm_at + DRAIN_SECONDS  # unless readiness turns 503 first
+        sigterm_at = time.monotonic()
+        # Both stop when the drain period ends, unless readiness turns 503 first.
+        load.stop_at = probe.stop_at = sigterm_at + DRAIN_SECONDS
         grace = int(DRAIN_SECONDS) + GRACEFUL_TIMEOUT + 5  # SIGKILL only after this
-        stop = podman("stop", "--time", str(grace), app.name, check=False, timeout=grace + 30)
-        stopped_after = time.monotonic() - load.sigterm_at
-    finally:
-        load.join()
+        with probe:
+            stop = podman("stop", "--time", str(grace), app.name, check=False, timeout=grace + 30)
+        stopped_after = time.monotonic() - sigterm_at
 
     exit_code = podman("inspect", app.name, "--format", "{{.State.ExitCode}}").stdout.strip()
     failed = [outcome for _, outcome in load.outcomes if outcome != 200]
-    drain_seen_at = load.drain_seen_at or float("inf")
-    during_drain = [o for sent, o in load.outcomes if sent >= drain_seen_at]
+    during_drain = [o for sent, o in load.outcomes if sent >= (drain_seen_at or float("inf"))]
     report(
         f"podman stop under load: exit {exit_code} after {stopped_after:.2f} s"
         f" (DRAIN_SECONDS={DRAIN_SECONDS:g}); {len(load.outcomes)} requests,"
@@ -108,7 +64,7 @@ def test_sigterm_under_load_drains_serves_everything_and_exits_0(start_app):
     assert stop.returncode == 0, stop.stderr
     assert exit_code == "0", app.logs()
     assert DRAIN_SECONDS * 0.9 <= stopped_after < DRAIN_SECONDS + GRACEFUL_TIMEOUT
-    assert load.drain_seen_at is not None, "readiness never turned 503 after SIGTERM"
+    assert drain_seen_at is not None, "readiness never turned 503 after SIGTERM"
     assert failed == [], f"{len(failed)} requests failed, first ones: {failed[:5]}"
     assert during_drain, "no request was sent while the container drained"
     assert written_outside_tmp(app.name) == []
