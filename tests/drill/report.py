@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from tests.drill.clock import Event
@@ -53,7 +54,7 @@ def summarize(
         "retried_by_haproxy": len(retried),
         # Only possible when the connection failed, before the request reached a replica.
         "posts_retried_on_connection_failure": sum(1 for r in retried if r.method == "POST"),
-        "failure_reasons": _reasons(failures),
+        "failure_reasons": Counter(r.why for r in failures),
         **outcome.figures,
         **machine,
         "checks": outcome.checks,
@@ -237,10 +238,3 @@ def _short(label: str) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _reasons(records: list[Record]) -> dict[str, int]:
-    reasons: dict[str, int] = {}
-    for record in records:
-        reasons[record.why] = reasons.get(record.why, 0) + 1
-    return reasons

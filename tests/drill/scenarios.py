@@ -5,9 +5,11 @@ failures, latency) are computed from the load's records in report.py."""
 from __future__ import annotations
 
 import random
+import statistics
 import subprocess
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -560,28 +562,21 @@ def _served_by(d: Drill, replica: str, after: float) -> float | None:
     )
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+def _percentile(values: list[float], q: int) -> float | None:
+    """The q-th percentile, interpolated between the two nearest values; None without values."""
+    if len(values) < 2:  # statistics.quantiles wants two
+        return values[0] if values else None
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def _count_by(records: list[Record], attribute: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for record in records:
-        value = getattr(record, attribute)
-        if value:
-            counts[value] = counts.get(value, 0) + 1
-    return counts
+def _count_by(records: list[Record], attribute: str) -> Counter[str]:
+    return Counter(value for record in records if (value := getattr(record, attribute)))
 
 
 def _failures(records: list[Record], reads: bool = False) -> dict:
     """Failures by reason, with a few examples: the evidence a failed check shows."""
     items = [r for r in records if not r.ok and (r.is_read or not reads)]
-    reasons: dict[str, int] = {}
-    for record in items:
-        reasons[record.why] = reasons.get(record.why, 0) + 1
+    reasons = Counter(record.why for record in items)
     examples = [
         {"request_id": r.request_id, "kind": r.kind, "path": r.path, "status": r.status,
          "why": r.why, "server": r.server, "sent": round(r.sent, 2)}
