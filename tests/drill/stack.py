@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.http import http_get
-from harness.paths import CONTAINERS_CONF, ROOT, project_version
-from harness.podman import podman
+from harness.paths import ROOT, project_version
+from harness.podman import RESTRICTED, build_image, env_args, podman
 from harness.servers import PostgresServer, RedisServer, free_port
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
@@ -31,17 +31,10 @@ from tests.drill.haproxy import HAProxy
 IMAGE = "localhost/kubeblog:dev"
 RUN_PREFIX = f"kubeblog-drill-{os.getpid()}"
 SECRET_KEY = "drill-only-not-a-secret-" + "k" * 32
-RESTRICTED = [
+# A replica runs as the Deployment runs a pod (harness.podman.RESTRICTED), read-only.
+POD_FLAGS = [
     "--read-only",
-    "--tmpfs",
-    "/tmp",
-    "--cap-drop=ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "--user",
-    "10001",
-    "--network",
-    "host",
+    *RESTRICTED,
     # Kubernetes ignores the image's HEALTHCHECK and so does the drill: HAProxy probes.
     "--no-healthcheck",
     "--log-driver",
@@ -77,23 +70,10 @@ def ensure_images() -> tuple[Release, Release]:
     version = project_version()
     built_from, tree = _image_revision(), _tree_revision()
     if built_from is None or built_from != tree:
-        env = {**os.environ, "CONTAINER_ENGINE": "podman"}
-        env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
         print(
             f"[drill] building {IMAGE} of this tree: scripts/build-image.sh {version}", flush=True
         )
-        build = subprocess.run(
-            [str(ROOT / "scripts/build-image.sh"), version],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if build.returncode != 0:
-            raise RuntimeError(
-                f"scripts/build-image.sh failed:\n{(build.stdout + build.stderr)[-3000:]}"
-            )
+        build_image(version)
     else:
         print(f"[drill] reusing {IMAGE}, built from this commit", flush=True)
     # Pin both releases by image ID: another run on this machine may retag kubeblog:dev
@@ -260,7 +240,7 @@ class Stack:
         name = f"{RUN_PREFIX}-once-{secrets.token_hex(3)}"
         self._containers.append(name)
         result = podman(
-            "run", "--rm", "--name", name, *RESTRICTED, *_env_args(env), release.image,
+            "run", "--rm", "--name", name, *POD_FLAGS, *env_args(env), release.image,
             "sh", "-c", script, check=False, timeout=300,
         )  # fmt: skip
         if result.returncode != 0:
@@ -288,7 +268,7 @@ class Stack:
             "PORT": str(replica.port),
             "METRICS_PORT": str(replica.metrics_port),
         }
-        podman("run", "--detach", "--name", container, *RESTRICTED, *_env_args(env), release.image)
+        podman("run", "--detach", "--name", container, *POD_FLAGS, *env_args(env), release.image)
         replica.pid = self.container_pid(replica)
         with self._lock:
             self.replicas.append(replica)
@@ -448,7 +428,3 @@ class Stack:
         for stop in (self.haproxy.stop, self.redis.destroy, self.pg.destroy):
             with contextlib.suppress(Exception):
                 stop()
-
-
-def _env_args(env: dict[str, str]) -> list[str]:
-    return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]

@@ -9,10 +9,7 @@ metrics server ($METRICS_PORT). Every container is named by this run and removed
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,23 +18,11 @@ from pathlib import Path
 import pytest
 
 from harness.http import http_get
-from harness.paths import CONTAINERS_CONF, ROOT, project_version
-from harness.podman import podman
+from harness.paths import project_version
+from harness.podman import RESTRICTED, PodmanError, build_image, env_args, podman
 from harness.servers import PostgresServer, RedisServer, free_port
 
 IMAGE = "kubeblog:dev"
-# What Kubernetes' restricted Pod Security asks for, said to podman.
-RESTRICTED = [
-    "--cap-drop=ALL",
-    "--security-opt",
-    "no-new-privileges",
-    "--user",
-    "10001",
-    "--tmpfs",
-    "/tmp",
-    "--network",
-    "host",
-]
 SECRET_KEY = "image-tests-only-not-a-secret"
 
 _REPORT: list[str] = []
@@ -95,21 +80,11 @@ def image(podman_works) -> Image:
     """kubeblog:dev built from the working tree, once per run (layer cache makes a rebuild of
     an unchanged tree take seconds, so an image built by `make image` is reused)."""
     version = project_version()
-    env = {**os.environ, "CONTAINER_ENGINE": "podman"}
-    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+") as log:
-        result = subprocess.run(
-            [str(ROOT / "scripts/build-image.sh"), version],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=600,
-        )
-        if result.returncode != 0:
-            log.seek(0)
-            pytest.fail(f"scripts/build-image.sh failed:\n{log.read()[-4000:]}")
+    try:
+        build_image(version, timeout=600)
+    except PodmanError as exc:
+        pytest.fail(str(exc))
     report(f"build (scripts/build-image.sh {version}, podman): {time.monotonic() - started:.1f} s")
     labels = json.loads(podman("image", "inspect", IMAGE, "--format", "{{json .Labels}}").stdout)
     return Image(IMAGE, version, labels["org.opencontainers.image.base.name"])
@@ -137,7 +112,7 @@ def migrated(image, postgres) -> None:
     env = _env(postgres, None, free_port(), free_port())
     env.update(DJANGO_SUPERUSER_USERNAME="admin", DJANGO_SUPERUSER_PASSWORD="image-tests-pw")
     result = podman(
-        "run", "--rm", "--read-only", *RESTRICTED, *_env_args(env), image.name,
+        "run", "--rm", "--read-only", *RESTRICTED, *env_args(env), image.name,
         "sh", "-c", "python manage.py migrate_locked && python manage.py ensure_superuser",
         check=False,
     )  # fmt: skip
@@ -159,10 +134,6 @@ def _env(postgres, redis, port: int, metrics_port: int, **extra: str) -> dict[st
     if redis is not None:
         env["REDIS_URL"] = redis.url
     return env
-
-
-def _env_args(env: dict[str, str]) -> list[str]:
-    return [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
 
 
 def wait_until_ready(container: AppContainer, started: float, timeout: float = 30.0) -> float:
@@ -194,7 +165,7 @@ def start_app(image, postgres, redis, migrated):
         flags = ["--read-only", *RESTRICTED] if read_only else RESTRICTED
         started = time.monotonic()
         names.append(name)
-        podman("run", "--detach", "--name", name, *flags, *_env_args(env), image.name)
+        podman("run", "--detach", "--name", name, *flags, *env_args(env), image.name)
         container = AppContainer(name, port, metrics_port, cold_start=0.0)
         container.cold_start = wait_until_ready(container, started)
         return container

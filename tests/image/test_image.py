@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from tests.image.conftest import RESTRICTED, podman, report
+from harness.podman import RESTRICTED, podman
+from tests.image.conftest import report
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 
