@@ -15,18 +15,16 @@ import time
 import pytest
 
 from harness.paths import BUILD, ROOT
+from harness.report import Figures
 from tests.drill.haproxy import CONFIG
 from tests.drill.report import table
 
 OUT = BUILD / "drill-short"
-SUMMARY: list[str] = []
+SUMMARY = Figures("kubeblog drill (short)")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # called from tests/drill/conftest.py
-    if SUMMARY:
-        terminalreporter.section("kubeblog drill (short)")
-        for line in SUMMARY:
-            terminalreporter.write_line(line)
+    SUMMARY.write(terminalreporter)
 
 
 def test_haproxy_configuration_is_valid(tmp_path):
@@ -63,7 +61,8 @@ def test_short_drill_passes_every_scenario():
     report_path = OUT / "report.json"
     assert report_path.exists(), f"the drill wrote no report (exit {result.returncode}):\n{output}"
     report = json.loads(report_path.read_text())
-    SUMMARY.extend([table(report), f"short drill: {took:.0f} s with the image build if any"])
+    SUMMARY.add(table(report))
+    SUMMARY.add(f"short drill: {took:.0f} s with the image build if any")
     failed = {
         f"{s['number']}. {s['name']}": [c["check"] for c in s["checks"] if not c["passed"]]
         + ([s["error"].strip().splitlines()[-1]] if s["error"] else [])

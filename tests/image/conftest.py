@@ -20,24 +20,18 @@ import pytest
 from harness.http import http_get
 from harness.paths import project_version
 from harness.podman import RESTRICTED, PodmanError, build_image, env_args, podman
+from harness.report import Figures
 from harness.servers import PostgresServer, RedisServer, free_port
 
 IMAGE = "kubeblog:dev"
 SECRET_KEY = "image-tests-only-not-a-secret"
 
-_REPORT: list[str] = []
-
-
-def report(line: str) -> None:
-    """Keep a figure for the summary printed at the end of the run."""
-    _REPORT.append(line)
+FIGURES = Figures("kubeblog image figures")
+report = FIGURES.add  # a figure for the summary printed at the end of the run
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if _REPORT:
-        terminalreporter.section("kubeblog image figures")
-        for line in _REPORT:
-            terminalreporter.write_line(line)
+    FIGURES.write(terminalreporter)
 
 
 @dataclass
