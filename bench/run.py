@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         b = AppServer("nocache", {**env, "APP_PAGE_CACHE": "false"})
         bare = AppServer("bare", {**env, "DJANGO_SETTINGS_MODULE": "bench.bare.settings"})
         for server in (a, b, bare):
-            stack.callback(server.finish)
+            stack.callback(server.close)
             server.start(wait=False)
             server.wait_until("/" if server is bare else "/healthz", 200)  # bare: no probes
         static = stack.enter_context(_running(Nginx.static(static_root)))

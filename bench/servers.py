@@ -49,9 +49,8 @@ class AppServer(Gunicorn):
 
     def served(self) -> int:
         """Requests answered so far, all workers together (from the metrics port)."""
-        text = requests.get(f"http://127.0.0.1:{self.metrics_port}/", timeout=5).text
         total = 0.0
-        for line in text.splitlines():
+        for line in self.metrics().splitlines():
             if line.startswith("kubeblog_http_requests_total{"):
                 total += float(line.rsplit(" ", 1)[1])
         return int(total)
@@ -64,10 +63,6 @@ class AppServer(Gunicorn):
                 result[pid] = {"rss_mb": _kb(pid, "status", "VmRSS") / 1024}
                 result[pid]["pss_mb"] = _kb(pid, "smaps_rollup", "Pss") / 1024
         return result
-
-    def finish(self) -> None:
-        self.stop()
-        self.log.unlink(missing_ok=True)
 
 
 def _kb(pid: int, name: str, field: str) -> float:
@@ -92,4 +87,4 @@ def cold_start(env: dict[str, str], timeout: float = 30.0) -> float:
             time.sleep(0.01)
         raise TimeoutError(f"/readyz not 200 within {timeout}s:\n{server.output()}")
     finally:
-        server.finish()
+        server.close()

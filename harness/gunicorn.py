@@ -136,6 +136,10 @@ class Gunicorn:
     def stop(self) -> None:
         stop_process(self.process, timeout=30)
 
+    def metrics(self) -> str:
+        """What the metrics port serves: Prometheus text, every worker's counts together."""
+        return requests.get(f"http://127.0.0.1:{self.metrics_port}/", timeout=5).text
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -145,6 +149,10 @@ class Gunicorn:
     def __enter__(self) -> Gunicorn:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
+        """Stop the server and remove its log."""
         self.stop()
         self.log.unlink(missing_ok=True)
+
+    def __exit__(self, *exc) -> None:
+        self.close()

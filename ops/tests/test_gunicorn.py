@@ -159,8 +159,7 @@ def test_sigterm_drains_then_stops_without_failing_a_request(pg_server):
 
 
 def _metrics(app) -> dict:
-    text = requests.get(f"http://127.0.0.1:{app.metrics_port}/", timeout=5).text
-    return {family.name: family for family in text_string_to_metric_families(text)}
+    return {family.name: family for family in text_string_to_metric_families(app.metrics())}
 
 
 def _requests_for(app, view: str) -> float:
