@@ -62,20 +62,12 @@ class Reader(FastHttpUser):
     def comment(self) -> None:
         # Each comment comes from its own address: many readers comment once, none floods.
         headers = {**HTTPS, "X-Forwarded-For": _address()}
-        pk = random.choice(POSTS)
-        form = self.client.get(f"/post/{pk}/comment/", headers=headers, name="comment form")
-        match = _CSRF.search(form.text or "")
-        if not match:
-            return
-        self.client.post(
-            f"/post/{pk}/comment/",
-            data={
-                "csrfmiddlewaretoken": match.group(1),
-                "author_name": "Bench reader",
-                "text": "A reader's comment, waiting for moderation.",
-            },
-            headers={**headers, "Origin": self.host_origin, "Referer": self.host_origin + "/"},
-            name="comment post",
+        _submit_form(
+            self,
+            f"/post/{random.choice(POSTS)}/comment/",
+            {"author_name": "Bench reader", "text": "A reader's comment, waiting for moderation."},
+            headers,
+            names=("comment form", "comment post"),
         )
         # Forget the cookies (csrftoken, the flash message) like a new visitor would arrive.
         self.client.cookiejar.clear()
@@ -105,20 +97,33 @@ class Author(FastHttpUser):
 
     @task(1)
     def save_draft(self) -> None:
-        form = self.client.get("/post/new/", headers=HTTPS, name="author new form")
-        match = _CSRF.search(form.text or "")
-        if not match:
-            return
-        self.client.post(
+        _submit_form(
+            self,
             "/post/new/",
-            data={
-                "csrfmiddlewaretoken": match.group(1),
+            {
                 "title": "A draft from the benchmark",
                 "body": "Written *during* the benchmark.\n\n- one\n- two\n",
             },
-            headers={**HTTPS, "Origin": self.host_origin, "Referer": self.host_origin + "/"},
-            name="author save draft",
+            HTTPS,
+            names=("author new form", "author save draft"),
         )
+
+
+def _submit_form(
+    user: FastHttpUser, path: str, data: dict, headers: dict, names: tuple[str, str]
+) -> None:
+    """GET the form, then POST it with the token it carries, an Origin and a Referer, as a
+    browser does; `names` are the two requests' names in the figures."""
+    form = user.client.get(path, headers=headers, name=names[0])
+    match = _CSRF.search(form.text or "")
+    if not match:
+        return
+    user.client.post(
+        path,
+        data={"csrfmiddlewaretoken": match.group(1), **data},
+        headers={**headers, "Origin": user.host_origin, "Referer": user.host_origin + "/"},
+        name=names[1],
+    )
 
 
 def _address() -> str:
