@@ -45,7 +45,7 @@ def test_every_post_without_a_csrf_token_is_refused(world):
 
 def test_the_csrf_table_names_every_view_that_accepts_post(world):
     # Every URL in the permission table that accepts POST must be in the CSRF test above.
-    from blog.tests.test_authorization import RULES
+    from config.tests.test_authorization import RULES
 
     accepting_post = {
         name.split(":")[0]
