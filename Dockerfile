@@ -90,6 +90,6 @@ LABEL org.opencontainers.image.title="kubeblog" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
-# Exec form, no shell in between: SIGTERM reaches the gunicorn master, which drains and stops.
+# Exec form, no shell in between: SIGTERM reaches the gunicorn master, which stops gracefully.
 # A command replaces it: `docker run IMAGE python manage.py migrate_locked`.
 CMD ["gunicorn", "-c", "config/gunicorn.conf.py"]

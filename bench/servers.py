@@ -32,7 +32,6 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
         APP_VERSION="bench",
         # Workers are never recycled here, so a leak shows in the memory figures.
         GUNICORN_MAX_REQUESTS="0",
-        DRAIN_SECONDS="0",
     )
     env.pop("GUNICORN_WORKERS")
     env.pop("GUNICORN_THREADS")

@@ -167,11 +167,6 @@ VARIABLES: tuple[Variable, ...] = (
         "seconds in-flight requests get to finish after SIGTERM",
     ),
     Variable(
-        "DRAIN_SECONDS", float, 5.0,
-        "after SIGTERM, `/readyz` answers 503 and requests are still served this long before "
-        "the graceful stop",
-    ),
-    Variable(
         "GUNICORN_KEEPALIVE", int, 75,
         "keep-alive seconds, longer than any load balancer's idle timeout in front",
     ),

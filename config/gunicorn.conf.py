@@ -1,7 +1,8 @@
 """gunicorn settings for kubeblog; every value can be changed through the environment.
 
-Timing on shutdown (see docs/operations.md): DRAIN_SECONDS + GUNICORN_GRACEFUL_TIMEOUT must
-stay below the orchestrator's grace period (Kubernetes terminationGracePeriodSeconds).
+Shutdown is gunicorn's own: on SIGTERM the master closes the listening socket and the workers
+finish their requests within GUNICORN_GRACEFUL_TIMEOUT. In Kubernetes the preStop sleep keeps
+the pod serving while its endpoint is removed, before SIGTERM (docs/operations.md, "Shutdown").
 """
 
 import os
@@ -16,7 +17,6 @@ from config.startup import load_settings_or_exit
 load_settings_or_exit("config.settings.production")
 
 from config.env import env  # noqa: E402
-from ops import draining  # noqa: E402
 from ops.cgroup import available_cpus  # noqa: E402
 
 wsgi_app = "config.wsgi:application"
@@ -40,23 +40,18 @@ errorlog = "-"
 logger_class = "ops.gunicorn_logging.JsonLogger"
 loglevel = env("LOG_LEVEL").lower()
 
-DRAIN_SECONDS = env("DRAIN_SECONDS")
 METRICS_PORT = env("METRICS_PORT")
 
-# This file runs in the master before the app is preloaded, so the workers inherit these:
-# the drain marker and the directory where every worker writes its metric samples.
-_master_pid = os.getpid()
-os.environ[draining.ENV_VAR] = str(draining.marker_for(_master_pid))
-# prometheus_client finds that directory in PROMETHEUS_MULTIPROC_DIR, its documented interface,
-# which it reads when it is first imported: after this file, in the master and the workers.
-_metrics_dir = Path(tempfile.gettempdir()) / f"kubeblog-metrics-{_master_pid}"
+# Every worker writes its metric samples to one directory per master, which prometheus_client
+# finds in PROMETHEUS_MULTIPROC_DIR (its documented interface) when it is first imported:
+# after this file, which runs in the master before the app is preloaded.
+_metrics_dir = Path(tempfile.gettempdir()) / f"kubeblog-metrics-{os.getpid()}"
 shutil.rmtree(_metrics_dir, ignore_errors=True)
 _metrics_dir.mkdir(parents=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 
 def when_ready(server):
-    draining.install(server, DRAIN_SECONDS)
     if METRICS_PORT:
         from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
@@ -81,5 +76,4 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    draining.clear_marker()
     shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -33,7 +34,6 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
         "POD_NAME": "test-replica",
         "GUNICORN_WORKERS": "2",
         "GUNICORN_THREADS": "4",
-        "DRAIN_SECONDS": "1",
         "GUNICORN_GRACEFUL_TIMEOUT": "10",
         "STATIC_ROOT": str(BUILD / "test-static"),
     }
@@ -142,6 +142,15 @@ class Gunicorn:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, found: Callable[[list[dict]], bool], timeout: float = 10.0):
+        """Poll the JSON log lines until `found(lines)` is true; return them."""
+        deadline = time.monotonic() + timeout
+        while not found(lines := self.json_lines()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not in the log after {timeout}s:\n{self.output()}")
+            time.sleep(0.05)
+        return lines
 
     def json_lines(self) -> list[dict]:
         return [json.loads(line) for line in self.output().splitlines() if line.strip()]

@@ -14,7 +14,6 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
 from ops import metrics
-from ops.draining import is_draining
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +29,13 @@ def healthz(request):
 
 @require_safe
 def readyz(request):
-    """Readiness: 200 only if this replica should receive traffic, else 503 naming why."""
-    checks = {
-        "draining": "no" if not is_draining() else "yes",
-        "database": _check_database(),
-        "cache": _check_cache(),
-    }
+    """Readiness: 200 only if this replica should receive traffic, else 503 naming why.
+
+    Once SIGTERM arrives, gunicorn closes the listening socket: a stopping replica answers no
+    probe at all (and in Kubernetes its endpoint is already being removed).
+    """
+    checks = {"database": _check_database(), "cache": _check_cache()}
     failed = [name for name in ("database",) if checks[name] != "ok"]
-    if checks["draining"] == "yes":
-        failed.append("draining")
     if settings.READYZ_REQUIRE_CACHE and checks["cache"] not in ("ok", "local"):
         failed.append("cache")
     if checks["database"] == "ok":
@@ -66,8 +63,8 @@ class ProbeMiddleware:
 
 
 class NotReadyIsRoutine(logging.Filter):
-    """Drop django.request's error line for a 503 from /readyz: a replica that is starting
-    or draining is routine, and /readyz says why in its body."""
+    """Drop django.request's error line for a 503 from /readyz: a replica that is not ready
+    is routine (it is starting, or waits for a dependency), and /readyz says why in its body."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)

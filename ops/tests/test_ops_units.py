@@ -58,27 +58,18 @@ def test_readyz_reports_each_check(client, db):
     assert response.status_code == 200
     assert body["database"] == "ok"
     assert body["migrations"] == "ok"
-    assert body["draining"] == "no"
     assert response["Cache-Control"] == "private, no-store"
 
 
-def test_readyz_is_503_while_draining(client, db, monkeypatch, tmp_path):
-    marker = tmp_path / "draining"
-    monkeypatch.setenv("KUBEBLOG_DRAIN_FILE", str(marker))
-    assert client.get("/readyz").status_code == 200
-    marker.touch()
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["failed"] == ["draining"]
-    assert client.get("/healthz").status_code == 200
+def test_a_not_ready_replica_logs_no_request_error(client, db, settings, caplog):
+    from harness.servers import free_port
 
-
-def test_a_not_ready_replica_logs_no_request_error(client, db, monkeypatch, tmp_path, caplog):
-    marker = tmp_path / "draining"
-    marker.touch()
-    monkeypatch.setenv("KUBEBLOG_DRAIN_FILE", str(marker))
+    # Readiness that requires a cache no server answers for: a real 503.
+    settings.READYZ_REQUIRE_CACHE = True
+    settings.CACHES = {"default": cache_from_url(f"redis://127.0.0.1:{free_port()}/0")}
     with caplog.at_level(logging.INFO, logger="django.request"):
-        assert client.get("/readyz").status_code == 503
+        response = client.get("/readyz")
+    assert (response.status_code, response.json()["failed"]) == (503, ["cache"])
     assert [r.getMessage() for r in caplog.records if r.name == "django.request"] == []
 
 

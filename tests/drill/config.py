@@ -18,7 +18,6 @@ class Timings:
     settle: float  # steady load before and after each fault
     min_ready: float  # a new replica stays ready this long before an old one goes
     prestop: float  # the preStop wait between endpoint removal and SIGTERM
-    drain_seconds: float  # DRAIN_SECONDS of every replica
     graceful_timeout: int  # GUNICORN_GRACEFUL_TIMEOUT of every replica
     scale_hold: float  # seconds at one replica in scenario 3
     pg_down: float  # seconds PostgreSQL stays stopped in scenario 4
@@ -36,7 +35,6 @@ FULL = Timings(
     settle=8.0,
     min_ready=3.0,
     prestop=2.0,
-    drain_seconds=3.0,
     graceful_timeout=10,
     scale_hold=12.0,
     pg_down=10.0,
@@ -52,7 +50,6 @@ SHORT = Timings(
     settle=3.0,
     min_ready=1.0,
     prestop=1.0,
-    drain_seconds=3.0,
     graceful_timeout=10,
     scale_hold=5.0,
     pg_down=5.0,

@@ -91,7 +91,7 @@ def failed(records: list[Record]) -> list[Record]:
 # --- 1 ----------------------------------------------------------------------------------------
 def rolling_update(d: Drill, o: Outcome) -> None:
     """One new replica at a time (maxSurge 1, maxUnavailable 0): start, wait ready and
-    minReadySeconds, then remove an old one's endpoint, preStop wait, SIGTERM, drain."""
+    minReadySeconds, then remove an old one's endpoint, preStop wait, SIGTERM."""
     t = d.timings
     d.wait(t.settle)
     old = [r for r in d.stack.serving() if r.release == d.old]
@@ -103,7 +103,7 @@ def rolling_update(d: Drill, o: Outcome) -> None:
         new = d.stack.start_replica(d.new)
         d.stack.register(new)
         d.wait(t.min_ready)
-        retired.append(d.stack.retire(victim, endpoint_first=True, prestop=t.prestop))
+        retired.append(d.stack.retire(victim))
     end = d.events.add("heal", f"rollout done: only {d.new.version} ({d.new.color}) serves")
     d.wait(t.settle)
     records = d.finish(o)
@@ -137,7 +137,7 @@ def rolling_update(d: Drill, o: Outcome) -> None:
         {"versions": after_versions, "colors": after_colors},
     )
     o.check(
-        "every old replica exited 0 after draining",
+        "every old replica exited 0",
         all(f.get("exit_code") == 0 for f in retired),
         retired,
     )
@@ -190,26 +190,16 @@ def self_healing(d: Drill, o: Outcome) -> None:
 
 # --- 3 ----------------------------------------------------------------------------------------
 def scale_down_and_up(d: Drill, o: Outcome) -> None:
-    """3 → 1 → 3. Scaling down sends only SIGTERM, with no endpoint change first: the
-    replicas' own readiness (503 while draining) must take them out of HAProxy in time."""
+    """3 → 1 → 3. Scaling down deletes two pods at once: endpoints removed, preStop, SIGTERM."""
     t = d.timings
     d.wait(t.settle)
     serving = d.stack.serving()
     keep, victims = serving[0], serving[1:]
-    down = d.events.add(
+    d.events.add(
         "fault",
-        f"scale {len(serving)} → 1: SIGTERM {', '.join(v.name for v in victims)} (readiness only)",
+        f"scale {len(serving)} → 1: delete {', '.join(v.name for v in victims)}",
     )
-    retired = d.stack.retire_many(victims, endpoint_first=False, prestop=0)
-    for figures in retired:
-        marked = d.monitor.first_time(
-            figures["replica"],
-            lambda s: s.startswith(("DOWN", "MAINT")),
-            after=figures.get("sigterm_at", down),
-        )
-        figures["out_of_haproxy_after_s"] = _round(
-            marked - figures["sigterm_at"] if marked else None
-        )
+    retired = d.stack.retire_many(victims)
     d.events.add("action", f"1 replica: {keep.name}")
     d.wait(t.scale_hold)
     up = d.events.add("action", f"scale 1 → {len(serving)}")
@@ -222,14 +212,9 @@ def scale_down_and_up(d: Drill, o: Outcome) -> None:
     o.figures.update(retired=retired, scale_up_took_s=_round(d.clock.now() - up - t.settle))
     o.check("no failed request", not failed(records), _failures(records))
     o.check(
-        "every replica exited 0 after draining",
+        "every replica exited 0",
         all(f.get("exit_code") == 0 for f in retired),
         retired,
-    )
-    o.check(
-        f"HAProxy stopped sending before the drain ended ({t.drain_seconds:g}s)",
-        all((f.get("out_of_haproxy_after_s") or 99) < t.drain_seconds for f in retired),
-        [f.get("out_of_haproxy_after_s") for f in retired],
     )
 
 

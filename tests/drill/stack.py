@@ -205,7 +205,6 @@ class Stack:
             "TRUSTED_PROXY_COUNT": "1",
             # Every comment comes from one address here; the limit is not under test.
             "COMMENT_RATE_LIMIT": "1000000",
-            "DRAIN_SECONDS": f"{t.drain_seconds:g}",
             "GUNICORN_GRACEFUL_TIMEOUT": str(t.graceful_timeout),
             "GUNICORN_WORKERS": str(GUNICORN_WORKERS),
             "GUNICORN_THREADS": str(GUNICORN_THREADS),
@@ -336,20 +335,19 @@ class Stack:
         with self._lock:
             return [r for r in self.replicas if r.registered and not r.retiring and not r.removed]
 
-    def retire(self, replica: Replica, *, endpoint_first: bool, prestop: float) -> dict:
+    def retire(self, replica: Replica) -> dict:
         """Take a replica away as Kubernetes deletes a pod; returns what happened, when.
 
-        endpoint_first: the endpoint is removed first (HAProxy `drain`), then after the
-        preStop wait comes SIGTERM. Without it, only SIGTERM: the replica's own readiness
-        (503 while it drains) must take it out of HAProxy before it stops listening.
+        The endpoint is removed first (HAProxy `drain`: no new requests, those in flight
+        finish), the preStop sleep keeps the replica serving meanwhile, then comes SIGTERM
+        and gunicorn's graceful stop.
         """
         replica.retiring = True
         figures: dict = {"replica": replica.name}
-        if endpoint_first:
-            self.haproxy.set_state(replica.name, "drain")
-            self.events.add("action", f"{replica.name}: endpoint removed (HAProxy drain)")
-            time.sleep(prestop)
-        grace = int(self.timings.drain_seconds + self.timings.graceful_timeout + 5)
+        self.haproxy.set_state(replica.name, "drain")
+        self.events.add("action", f"{replica.name}: endpoint removed (HAProxy drain)")
+        time.sleep(self.timings.prestop)
+        grace = int(self.timings.graceful_timeout + 5)
         sigterm_at = self.events.add("action", f"{replica.name}: SIGTERM (podman stop -t {grace})")
         figures["sigterm_at"] = round(sigterm_at, 3)
         podman("stop", "--time", str(grace), replica.container, timeout=grace + 60)
@@ -366,12 +364,12 @@ class Stack:
         replica.removed = True
         return figures
 
-    def retire_many(self, replicas: list[Replica], *, endpoint_first: bool, prestop: float):
+    def retire_many(self, replicas: list[Replica]):
         results: list[dict] = []
 
         def one(replica: Replica) -> None:
             try:
-                results.append(self.retire(replica, endpoint_first=endpoint_first, prestop=prestop))
+                results.append(self.retire(replica))
             except Exception as exc:  # reported as a figure, judged by the scenario
                 results.append({"replica": replica.name, "error": repr(exc)})
 

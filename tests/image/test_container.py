@@ -24,7 +24,6 @@ def test_readiness_sees_the_database_and_the_migrations(app, redis):
     assert status == 200, checks
     assert checks["database"] == "ok"
     assert checks["migrations"] == "ok"
-    assert checks["draining"] == "no"
     assert checks["cache"] == ("ok" if redis is not None else "local")
 
 
