@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,22 @@ def _migrate_process(url: str) -> subprocess.Popen:
     )
 
 
+def _wait_for_lock_attempts(conn, count: int, timeout: float = 30.0) -> int:
+    """Poll until another session has tried the migration lock `count` times (each try of
+    pg_try_advisory_lock shows as a new query_start of its backend); return the tries seen."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"{len(seen)} lock attempts after {timeout}s"
+        rows = conn.execute(
+            "SELECT query_start::text FROM pg_stat_activity"
+            " WHERE query LIKE 'SELECT pg_try_advisory_lock(%%' AND pid <> pg_backend_pid()"
+        ).fetchall()
+        seen.update(row[0] for row in rows)
+        time.sleep(0.05)
+    return len(seen)
+
+
 def _tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")
@@ -36,7 +53,7 @@ def test_migrate_waits_for_the_advisory_lock_then_applies_everything():
         holder = psycopg.connect(pg.url, autocommit=True)
         holder.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
         process = _migrate_process(pg.url)
-        time.sleep(3)
+        tries = _wait_for_lock_attempts(holder, 3)
         assert process.poll() is None, "migrate must wait while another replica holds the lock"
         assert "blog_post" not in _tables(pg.url)
         holder.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
@@ -44,6 +61,8 @@ def test_migrate_waits_for_the_advisory_lock_then_applies_everything():
         output, _ = process.communicate(timeout=120)
         assert process.returncode == 0, output
         assert "blog_post" in _tables(pg.url)
+        waited = float(re.search(r"lock held after ([\d.]+)s", output).group(1))
+        assert waited >= tries * 0.5 - 0.5, output  # it retries every 0.5 s
 
 
 @pytest.mark.slow
