@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.urls import resolve
 
+from config.env import VARIABLES
 from harness.paths import ROOT
-from ops.middleware import ProbeMiddleware
+from ops.probes import PROBES
 from tests.manifests.render import (
     DOCS,
     K8S,
@@ -129,11 +129,8 @@ def names_read_by_app() -> set[str]:
 
 
 def required_settings() -> set[str]:
-    """Variables the production settings read with no default: start-up fails without."""
-    text = "\n".join(
-        (ROOT / "config" / "settings" / name).read_text() for name in ("base.py", "production.py")
-    )
-    return set(re.findall(r"""\benv(?:\.\w+)?\(\s*["']([A-Z_]+)["']\s*\)""", text))
+    """Variables declared with no default (config/env.py): production stops without them."""
+    return {variable.name for variable in VARIABLES if variable.required}
 
 
 def secret_references(objs) -> list[tuple[str, str | None, bool, str]]:
@@ -537,9 +534,9 @@ def test_probes_use_paths_the_app_answers_before_any_other_check(objs):
         http = container[probe]["httpGet"]
         assert http["port"] in ports
         assert http.get("scheme", "HTTP") == "HTTP"
-        # Answered by ProbeMiddleware: any Host header, plain HTTP, no redirect.
-        assert http["path"] in ProbeMiddleware.PROBES
-        resolve(http["path"])
+        # Answered by ops.probes.ProbeMiddleware before routing: any Host header, plain
+        # HTTP, no redirect.
+        assert http["path"] in PROBES
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["readinessProbe"]["timeoutSeconds"] >= 5
