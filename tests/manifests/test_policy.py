@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.env import VARIABLES
+from config.env import DECLARED, VARIABLES
 from harness.paths import ROOT
 from ops.probes import PROBES
 from tests.manifests.render import (
@@ -159,6 +159,12 @@ def secret_references(objs) -> list[tuple[str, str | None, bool, str]]:
     return refs
 
 
+def seconds_set_or_default(env: dict[str, str | None], name: str) -> int:
+    """A variable as the container gets it, else its default declared in config/env.py."""
+    value = env.get(name)
+    return int(DECLARED[name].default if value is None else value)
+
+
 def sleep_seconds(prestop: dict) -> int:
     """The wait a preStop hook makes: native sleep, or exec of `sleep N`."""
     if "sleep" in prestop:
@@ -277,23 +283,19 @@ def test_web_init_containers_migrate_under_the_lock(objs):
 
 
 def test_shutdown_fits_the_grace_period(objs):
-    """preStop sleep S + DRAIN_SECONDS D + GUNICORN_GRACEFUL_TIMEOUT G, with a margin,
-    ends before the kubelet's SIGKILL at terminationGracePeriodSeconds T."""
+    """The arithmetic written beside terminationGracePeriodSeconds in base/deployment.yaml:
+    the preStop sleep S, then SIGTERM and GUNICORN_GRACEFUL_TIMEOUT G for the requests in
+    flight, with a margin to exit, end before the kubelet's SIGKILL at T."""
     podspec = pod_template(web(objs))["spec"]
     container = web_container(objs)
     env = effective_env(objs, container)
     s = sleep_seconds(container["lifecycle"]["preStop"])
-    d = float(env["DRAIN_SECONDS"])
-    g = int(env["GUNICORN_GRACEFUL_TIMEOUT"])
+    g = seconds_set_or_default(env, "GUNICORN_GRACEFUL_TIMEOUT")
     t = podspec.get("terminationGracePeriodSeconds", 30)
     assert s >= ENDPOINT_PROPAGATION_SECONDS, "preStop must outlast endpoint propagation"
-    assert s + d + g + SHUTDOWN_MARGIN_SECONDS <= t, f"{s} + {d} + {g} + margin > {t}"
+    assert s + g + SHUTDOWN_MARGIN_SECONDS <= t, f"{s} + {g} + margin > {t}"
     # Requests may run up to GUNICORN_TIMEOUT; the graceful stop gives in-flight ones G.
-    assert g <= int(env["GUNICORN_TIMEOUT"])
-    # The guide explains the same numbers.
-    text = DOCS.read_text()
-    assert f"{s} + {d:g} + {g} = {s + d + g:g}" in text
-    assert f"terminationGracePeriodSeconds: {t}" in text
+    assert g <= seconds_set_or_default(env, "GUNICORN_TIMEOUT")
 
 
 def test_hpa_and_pdb_leave_capacity_during_disruptions(objs):
@@ -625,7 +627,23 @@ def test_url_password_detector(text, found):
 def test_shutdown_check_would_fail_on_a_short_grace_period():
     objs = objects("local")
     pod_template(web(objs))["spec"]["terminationGracePeriodSeconds"] = 30
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="margin"):
+        test_shutdown_fits_the_grace_period(objs)
+
+
+def test_shutdown_check_takes_the_declared_default_when_unset():
+    """Without GUNICORN_GRACEFUL_TIMEOUT in the ConfigMap, gunicorn's default counts."""
+    objs = objects("local")
+    container = web_container(objs)
+    (config,) = (s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s)
+    del get(objs, "ConfigMap", config)["data"]["GUNICORN_GRACEFUL_TIMEOUT"]
+    default = DECLARED["GUNICORN_GRACEFUL_TIMEOUT"].default
+    fits = sleep_seconds(container["lifecycle"]["preStop"]) + default + SHUTDOWN_MARGIN_SECONDS
+    podspec = pod_template(web(objs))["spec"]
+    podspec["terminationGracePeriodSeconds"] = fits
+    test_shutdown_fits_the_grace_period(objs)
+    podspec["terminationGracePeriodSeconds"] = fits - 1
+    with pytest.raises(AssertionError, match="margin"):
         test_shutdown_fits_the_grace_period(objs)
 
 
