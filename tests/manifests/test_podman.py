@@ -3,7 +3,7 @@ with the locally built image and a real PostgreSQL on the host.
 
 It runs the manifest's own init containers (migrate_locked, ensure-superuser), security
 context (uid 10001, read-only root, no capabilities, no privilege escalation), ConfigMap and
-downward API, then checks that the pod becomes ready and serves the home page.
+downward API (POD_NAME), then checks that the pod becomes ready and serves the home page.
 
 Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
 (see `adapt_for_podman`):
@@ -17,10 +17,8 @@ Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
     PostgreSQL, in place of the $(DATABASE_PASSWORD) composition), and DJANGO_SUPERUSER_*
     for the ensure-superuser init container, so that its create path runs.
  5. REDIS_URL removed: the cache is optional by design, and no Redis runs here.
- 6. Downward API metadata.namespace and status.podIP are not supported by podman: literal
-    values. metadata.name (POD_NAME) is kept.
- 7. restartPolicy: Never: podman 4.3 restarts finished init containers under "Always".
- 8. One replica, a unique Deployment name, a unique name for the /tmp volume (podman makes
+ 6. restartPolicy: Never: podman 4.3 restarts finished init containers under "Always".
+ 7. One replica, a unique Deployment name, a unique name for the /tmp volume (podman makes
     a named volume of an emptyDir, and `kube down` leaves it: the test removes it), and the
     image tag `dev` (what scripts/build-image.sh builds).
 """
@@ -67,33 +65,26 @@ def adapt_for_podman(
     config = get(objs, "ConfigMap", config_name)
     config["data"].update(PORT=str(port), METRICS_PORT=str(metrics_port))  # 1
 
-    deployment["metadata"]["name"] = name  # 8
-    deployment["spec"]["replicas"] = 1  # 8
+    deployment["metadata"]["name"] = name  # 7
+    deployment["spec"]["replicas"] = 1  # 7
     podspec["hostNetwork"] = True  # 1
-    podspec["restartPolicy"] = "Never"  # 7
+    podspec["restartPolicy"] = "Never"  # 6
     (tmp,) = podspec["volumes"]
-    tmp["name"] = volume  # 8
-    literal = {
-        "metadata.namespace": "kubeblog",
-        "status.podIP": "127.0.0.1",
-    }
+    tmp["name"] = volume  # 7
     for container in [*podspec["initContainers"], *podspec["containers"]]:
         assert container["image"].startswith("kubeblog:")
-        container["image"] = IMAGE  # 8
+        container["image"] = IMAGE  # 7
         container.pop("ports", None)  # 2
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # 3
             container.pop(probe, None)
         for mount in container.get("volumeMounts", []):
-            mount["name"] = volume  # 8
+            mount["name"] = volume  # 7
         container["envFrom"] = [s for s in container["envFrom"] if "secretRef" not in s]  # 4
-        env = []
-        for var in container.get("env", []):
-            if var["name"] in ("DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL"):  # 4, 5
-                continue
-            field = var.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
-            if field in literal:  # 6
-                var = {"name": var["name"], "value": literal[field]}
-            env.append(var)
+        env = [
+            var
+            for var in container.get("env", [])
+            if var["name"] not in ("DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL")  # 4, 5
+        ]
         env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
         env.append({"name": "DATABASE_URL", "value": database_url})
         if container["name"] == "ensure-superuser":

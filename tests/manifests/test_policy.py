@@ -86,12 +86,6 @@ DOCUMENTED_SECRETS = {
     },
 }
 
-# Environment variables the Deployment sets that the app does not read, and why.
-INFORMATIONAL_ENV = {
-    "POD_NAMESPACE": "downward API, for people in `kubectl exec` and for log shippers",
-    "POD_IP": "downward API, for people in `kubectl exec` and for log shippers",
-}
-
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|(^|_)KEY($|_)", re.IGNORECASE)
 # scheme://user:password@ where the password is not a $(VAR) reference.
 URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:(?!\$\()[^@\s/]+@")
@@ -452,7 +446,7 @@ def test_every_env_var_is_read_by_the_app(objs):
             name for value in env.values() if value for name in VAR_REFERENCE.findall(value)
         }
         for name in env:
-            if name in INFORMATIONAL_ENV or name in referenced:
+            if name in referenced:
                 continue
             assert name in read, f"{ident(obj)} {container['name']} sets {name}, never read"
 
