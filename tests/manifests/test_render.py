@@ -59,6 +59,19 @@ def test_components_are_components():
         assert doc["apiVersion"] == "kustomize.config.k8s.io/v1alpha1", path
 
 
+def test_every_component_has_a_readme():
+    """components/<feature>/README.md says when to use it, the overlay line, what it needs
+    and what it adds."""
+    for path in sorted((K8S / "components").glob("*/kustomization.yaml")):
+        name = path.parent.name
+        readme = path.parent / "README.md"
+        assert readme.is_file(), f"components/{name} has no README.md"
+        text = readme.read_text()
+        assert f"- ../../components/{name}\n" in text, f"components/{name}: the overlay line"
+        for part in ("**When:**", "**How:**", "**Needs:**", "**Adds:**"):
+            assert part in text, f"components/{name}/README.md: no {part}"
+
+
 def test_no_deprecated_kustomize_fields():
     """`labels:` instead of commonLabels (which also rewrites selectors); `patches:`
     instead of patchesStrategicMerge / patchesJson6902."""
