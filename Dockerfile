@@ -1,7 +1,7 @@
 # kubeblog: the one production image (Kubernetes, compose and the local drill all run it).
 #
 #   docker build -t kubeblog:dev .                 # official Python slim base, from a registry
-#   scripts/build-image.sh 1.0.0                   # what `make image` runs (podman or docker)
+#   scripts/build-image.sh VERSION                 # what `make image` runs (podman or docker)
 #
 # BASE_IMAGE must provide python3 with the venv module. Everything the app needs lives in the
 # virtualenv /opt/venv, never in /usr/local, so a Debian python3 stand-in base works as well

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,20 @@ OVERLAYS = {
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # Custom resources: not in kubernetes-validate's schemas, checked by crd_schemas.yaml.
 CRD_API_GROUPS = ("postgresql.cnpg.io", "barmancloud.cnpg.io", "monitoring.coreos.com")
+
+
+def release_version() -> str:
+    """pyproject.toml's version: the tag `make image` gives the image."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def image_reference(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of `[registry[:port]/]name[:tag][@digest]`."""
+    name, _, digest = image.partition("@")
+    tag = None
+    if ":" in name.rsplit("/", 1)[-1]:
+        name, _, tag = name.rpartition(":")
+    return name, tag, digest or None
 
 
 def kubectl() -> str:

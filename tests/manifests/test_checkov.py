@@ -113,7 +113,7 @@ def test_checkov_would_catch_a_regression(broken, tmp_path):
         spec:
           containers:
             - name: c
-              image: kubeblog:1.0.0
+              image: kubeblog:dev
               securityContext: {privileged: true}
         """
     )

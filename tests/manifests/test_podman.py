@@ -38,7 +38,7 @@ import yaml
 from harness.http import http_get
 from harness.podman import podman
 from harness.servers import PostgresServer, free_port
-from tests.manifests.render import get, objects, pod_template
+from tests.manifests.render import get, objects, pod_template, release_version
 
 pytestmark = [pytest.mark.image, pytest.mark.slow]
 
@@ -144,7 +144,7 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
             status, _, who = http_get(port, "/whoami", LOCALHOST, timeout=10)
             identity = json.loads(who)
             assert identity["replica"].startswith(name), "POD_NAME from the downward API"
-            assert identity["version"] == "1.0.0" and identity["color"] == "orange"
+            assert identity["version"] == release_version() and identity["color"] == "orange"
             metrics = http_get(metrics_port, "/metrics", timeout=10)[2]
             assert b"kubeblog_http_requests_total" in metrics
 

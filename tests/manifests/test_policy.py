@@ -22,10 +22,12 @@ from tests.manifests.render import (
     effective_env,
     get,
     ident,
+    image_reference,
     labels_match,
     objects,
     of_kind,
     pod_template,
+    release_version,
     workloads,
 )
 
@@ -96,7 +98,7 @@ ENDPOINT_PROPAGATION_SECONDS = 5
 
 def app_containers(objs):
     for obj, podspec, container in all_containers(objs):
-        if container["image"].split(":")[0] == APP_IMAGE:
+        if image_reference(container["image"])[0].rsplit("/", 1)[-1] == APP_IMAGE:
             yield obj, podspec, container
 
 
@@ -418,21 +420,22 @@ def test_ingress_routes_only_to_the_web_http_port(overlay, objs):
 # --- images ---------------------------------------------------------------------------------
 
 
-def test_images_are_pinned_and_the_version_follows_the_tag(objs):
+def test_images_are_pinned_and_the_version_is_the_release(objs):
+    """Every image has a version tag or a digest; the app's is pyproject.toml's version,
+    and APP_VERSION and the version label say the same (components/version)."""
     for obj, _, container in all_containers(objs):
-        image = container["image"]
-        name, _, tag = image.rpartition(":")
-        assert name and "/" not in tag, f"{ident(obj)}: {image} has no tag"
-        assert tag != "latest" and re.search(r"\d", tag), f"{ident(obj)}: {image}"
-    tags = {c["image"].rpartition(":")[2] for _, _, c in app_containers(objs)}
-    assert len(tags) == 1, "every app container runs the same release"
-    (tag,) = tags
+        _, tag, digest = image_reference(container["image"])
+        pinned = digest or (tag and tag != "latest" and re.search(r"\d", tag))
+        assert pinned, f"{ident(obj)}: {container['image']} is not pinned"
+    images = {c["image"] for _, _, c in app_containers(objs)}
+    assert len(images) == 1, f"every app container runs the same release: {images}"
+    version = release_version()
+    _, tag, _ = image_reference(images.pop())
+    assert tag in (version, None), f"the tag {tag} is not the release {version}"
     deployment = web(objs)
-    env = effective_env(objs, web_container(objs))
-    if "app.kubernetes.io/version" in deployment["metadata"]["labels"]:
-        assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == tag
-        assert pod_template(deployment)["metadata"]["labels"]["app.kubernetes.io/version"] == tag
-        assert env["APP_VERSION"] == tag
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == version
+    assert pod_template(deployment)["metadata"]["labels"]["app.kubernetes.io/version"] == version
+    assert effective_env(objs, web_container(objs))["APP_VERSION"] == version
 
 
 # --- environment and secrets ----------------------------------------------------------------
@@ -644,10 +647,18 @@ def test_shutdown_check_takes_the_declared_default_when_unset():
 def test_selector_check_would_fail_on_a_version_in_a_selector():
     objs = objects("local")
     deployment = web(objs)
-    deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/version"] = "1.0.0"
-    pod_template(deployment)["metadata"]["labels"]["app.kubernetes.io/version"] = "1.0.0"
+    version = deployment["metadata"]["labels"]["app.kubernetes.io/version"]
+    deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/version"] = version
     with pytest.raises(AssertionError, match="can change"):
         test_selectors_never_hold_changing_labels(objs)
+
+
+def test_version_check_would_fail_on_a_tag_an_overlay_set():
+    objs = objects("local")
+    for _, _, container in app_containers(objs):
+        container["image"] = "registry.example.com:5000/kubeblog:9.9.9"
+    with pytest.raises(AssertionError, match="not the release"):
+        test_images_are_pinned_and_the_version_is_the_release(objs)
 
 
 def test_security_check_would_fail_on_a_root_container():

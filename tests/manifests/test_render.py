@@ -26,6 +26,7 @@ from tests.manifests.render import (
     is_custom_resource,
     objects,
     of_kind,
+    release_version,
     render,
 )
 
@@ -70,6 +71,18 @@ def test_every_component_has_a_readme():
         assert f"- ../../components/{name}\n" in text, f"components/{name}: the overlay line"
         for part in ("**When:**", "**How:**", "**Needs:**", "**Adds:**"):
             assert part in text, f"components/{name}/README.md: no {part}"
+
+
+def test_the_version_is_written_once():
+    """components/version holds pyproject.toml's version, and no other manifest names it
+    (the base's image has no tag)."""
+    version = release_version()
+    component = K8S / "components" / "version" / "kustomization.yaml"
+    assert yaml.safe_load(component.read_text())["images"] == [
+        {"name": "kubeblog", "newTag": version}
+    ], "components/version must name pyproject.toml's version"
+    holders = [p for p in sorted(K8S.rglob("*")) if p.is_file() and version in p.read_text()]
+    assert holders == [component]
 
 
 def test_no_deprecated_kustomize_fields():
