@@ -213,6 +213,13 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
                 for p in (443, 6443)
             },
         }
+    if "first-admin" in names:
+        # The one-off Job, straight to PostgreSQL like the migrations.
+        expected |= {
+            ("first-admin", database, 5432, TCP)
+            for database in ("postgres", "cnpg-instance")
+            if database in names
+        }
     if "edge-cache" in names:
         expected |= {
             ("ingress-nginx", "edge-cache", 8080, TCP),

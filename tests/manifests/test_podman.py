@@ -1,9 +1,11 @@
-"""Smoke test: the web Deployment as the local overlay renders it, played by `podman kube play`
-with the locally built image and a real PostgreSQL on the host.
+"""Smoke test: the web Deployment as the local overlay renders it, and the first-admin Job's
+pod, played by `podman kube play` with the locally built image and a real PostgreSQL on the
+host.
 
-It runs the manifest's own init containers (migrate_locked, ensure-superuser), security
-context (uid 10001, read-only root, no capabilities, no privilege escalation), ConfigMap and
-downward API (POD_NAME), then checks that the pod becomes ready and serves the home page.
+It runs the manifests' own init containers (migrate_locked), security context (uid 10001,
+read-only root, no capabilities, no privilege escalation), ConfigMap and downward API
+(POD_NAME), then checks that the web pod becomes ready and serves the home page, and that the
+Job's pod makes the administrator and exits 0.
 
 Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
 (see `adapt_for_podman`):
@@ -15,12 +17,15 @@ Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
  4. Secrets: podman does not read Kubernetes Secrets from a manifest. Each reference is
     replaced by a literal throwaway value: DJANGO_SECRET_KEY, DATABASE_URL (to the test's
     PostgreSQL, in place of the $(DATABASE_PASSWORD) composition), and DJANGO_SUPERUSER_*
-    for the ensure-superuser init container, so that its create path runs.
+    for the first-admin container, so that its create path runs.
  5. REDIS_URL removed: the cache is optional by design, and no Redis runs here.
  6. restartPolicy: Never: podman 4.3 restarts finished init containers under "Always".
  7. One replica, a unique Deployment name, a unique name for the /tmp volume (podman makes
     a named volume of an emptyDir, and `kube down` leaves it: the test removes it), and the
-    image tag `dev` (what scripts/build-image.sh builds).
+    image tag `dev` (what scripts/build-image.sh builds). The two pods share the volume.
+ 8. The first-admin Job, as the all-components test overlay renders it (the deployable
+    overlays add its component only for a first deploy), is played as a bare Pod of its pod
+    template (podman 4.3 has no Jobs), reading the played ConfigMap.
 """
 
 from __future__ import annotations
@@ -57,40 +62,46 @@ def adapt_for_podman(
     metrics_port: int,
     admin: dict[str, str],
 ) -> list[dict]:
-    """The local overlay's web Deployment and its ConfigMap, adapted as the docstring says."""
+    """The local overlay's web Deployment and its ConfigMap, and the first-admin Job's pod,
+    adapted as the docstring says."""
     objs = objects("local")
     deployment = get(objs, "Deployment", "web")
     podspec = pod_template(deployment)["spec"]
     config_name = podspec["containers"][0]["envFrom"][0]["configMapRef"]["name"]
     config = get(objs, "ConfigMap", config_name)
     config["data"].update(PORT=str(port), METRICS_PORT=str(metrics_port))  # 1
-
     deployment["metadata"]["name"] = name  # 7
     deployment["spec"]["replicas"] = 1  # 7
-    podspec["hostNetwork"] = True  # 1
-    podspec["restartPolicy"] = "Never"  # 6
-    (tmp,) = podspec["volumes"]
-    tmp["name"] = volume  # 7
-    for container in [*podspec["initContainers"], *podspec["containers"]]:
-        assert container["image"].startswith("kubeblog:")
-        container["image"] = IMAGE  # 7
-        container.pop("ports", None)  # 2
-        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # 3
-            container.pop(probe, None)
-        for mount in container.get("volumeMounts", []):
-            mount["name"] = volume  # 7
-        container["envFrom"] = [s for s in container["envFrom"] if "secretRef" not in s]  # 4
-        env = [
-            var
-            for var in container.get("env", [])
-            if var["name"] not in ("DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL")  # 4, 5
-        ]
-        env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
-        env.append({"name": "DATABASE_URL", "value": database_url})
-        if container["name"] == "ensure-superuser":
-            env += [{"name": k, "value": v} for k, v in admin.items()]
-        container["env"] = env
-    return [config, deployment]
+    job = get(objects("all-components"), "Job", "first-admin")
+    admin_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{name}-admin"}}  # 8
+    admin_pod["spec"] = pod_template(job)["spec"]
+
+    for spec in (podspec, admin_pod["spec"]):
+        spec["hostNetwork"] = True  # 1
+        spec["restartPolicy"] = "Never"  # 6
+        (tmp,) = spec["volumes"]
+        tmp["name"] = volume  # 7
+        for container in [*spec["initContainers"], *spec["containers"]]:
+            assert container["image"].startswith("kubeblog:")
+            container["image"] = IMAGE  # 7
+            container.pop("ports", None)  # 2
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # 3
+                container.pop(probe, None)
+            for mount in container.get("volumeMounts", []):
+                mount["name"] = volume  # 7
+            # Secrets dropped (4); the ConfigMap is the played one (8).
+            container["envFrom"] = [{"configMapRef": {"name": config_name}}]
+            env = [
+                var
+                for var in container.get("env", [])
+                if var["name"] not in ("DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL")  # 4, 5
+            ]
+            env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
+            env.append({"name": "DATABASE_URL", "value": database_url})
+            if container["name"] == "first-admin":
+                env += [{"name": k, "value": v} for k, v in admin.items()]
+            container["env"] = env
+    return [config, deployment, admin_pod]
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +159,18 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
             metrics = http_get(metrics_port, "/metrics", timeout=10)[2]
             assert b"kubeblog_http_requests_total" in metrics
 
+            # The first-admin pod: `podman wait` returns when it has exited, with its code.
+            admin_ctr = f"{name}-admin-first-admin"
+            exit_code = podman("wait", admin_ctr, timeout=READY_TIMEOUT).stdout.strip()
+            admin_logs = podman("logs", admin_ctr).stdout
+            assert exit_code == "0", admin_logs[-2000:]
+            assert "ensure_superuser: admin created" in admin_logs
             with psycopg.connect(pg.url) as db:
                 row = db.execute(
                     "SELECT is_superuser FROM auth_user WHERE username = %s",
                     [admin["DJANGO_SUPERUSER_USERNAME"]],
                 ).fetchone()
-            assert row == (True,), "the ensure-superuser init container made the admin"
+            assert row == (True,), "the first-admin Job's pod made the admin"
 
             # What podman applied from the pod's security context.
             web_ctr = f"{identity['replica']}-web"

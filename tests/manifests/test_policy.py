@@ -271,11 +271,31 @@ def test_web_rolls_out_without_losing_capacity(objs):
 
 def test_web_init_containers_migrate_under_the_lock(objs):
     podspec = pod_template(web(objs))["spec"]
-    names = [c["name"] for c in podspec["initContainers"]]
-    assert names == ["migrate", "ensure-superuser"]
-    migrate = podspec["initContainers"][0]
+    (migrate,) = podspec["initContainers"]
+    assert migrate["name"] == "migrate"
     assert migrate["command"][:3] == ["python", "manage.py", "migrate_locked"]
     assert "command" not in web_container(objs), "the image's gunicorn command runs as is"
+
+
+def test_first_admin_is_a_one_off_job_that_migrates_like_a_web_pod():
+    """components/first-admin (in the all-components overlay): a Job that goes away after
+    it ends, runs the web pods' init containers, image and database environment, then
+    ensure_superuser with the optional Secret kubeblog-admin."""
+    objs = objects("all-components")
+    job = get(objs, "Job", "first-admin")
+    assert job["spec"]["backoffLimit"] > 0
+    assert 0 < job["spec"]["ttlSecondsAfterFinished"] <= 3600
+    assert job["spec"]["activeDeadlineSeconds"] > 0
+    podspec = pod_template(job)["spec"]
+    assert podspec["restartPolicy"] == "Never"
+    web_podspec = pod_template(web(objs))["spec"]
+    assert podspec["initContainers"] == web_podspec["initContainers"]
+    (container,) = podspec["containers"]
+    (migrate,) = web_podspec["initContainers"]
+    assert container["image"] == web_container(objs)["image"]
+    assert container["env"] == migrate["env"]
+    assert {"secretRef": {"name": "kubeblog-admin", "optional": True}} in container["envFrom"]
+    assert container["command"][-1].rstrip().endswith("exec python manage.py ensure_superuser")
 
 
 def test_shutdown_fits_the_grace_period(objs):
@@ -355,7 +375,8 @@ def test_web_spreads_over_nodes_and_zones(objs):
 def test_selectors_never_hold_changing_labels(objs):
     selectors = []
     for obj in workloads(objs):
-        if obj["kind"] != "CronJob":
+        # A Job's selector is made by the API server (controller-uid), never written here.
+        if obj["kind"] not in ("Job", "CronJob"):
             selectors.append((ident(obj), obj["spec"]["selector"]["matchLabels"]))
             assert labels_match(obj["spec"]["selector"], pod_template(obj)["metadata"]["labels"])
     for svc in of_kind(objs, "Service"):
