@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from config.env import DECLARED, VARIABLES
-from harness.paths import ROOT
 from ops.probes import PROBES
 from tests.manifests.render import (
     DOCS,
@@ -108,20 +107,6 @@ def web(objs) -> dict:
 
 def web_container(objs) -> dict:
     return next(c for c in pod_template(web(objs))["spec"]["containers"] if c["name"] == "web")
-
-
-def app_sources() -> str:
-    paths = [
-        p
-        for folder in ("config", "ops", "blog")
-        for p in (ROOT / folder).rglob("*.py")
-        if "tests" not in p.parts and "migrations" not in p.parts
-    ]
-    return "\n".join(p.read_text() for p in paths)
-
-
-def names_read_by_app() -> set[str]:
-    return set(re.findall(r"""["']([A-Z][A-Z0-9_]+)["']""", app_sources()))
 
 
 def required_settings() -> set[str]:
@@ -462,17 +447,41 @@ def test_images_are_pinned_and_the_version_is_the_release(objs):
 # --- environment and secrets ----------------------------------------------------------------
 
 
-def test_every_env_var_is_read_by_the_app(objs):
-    read = names_read_by_app()
+def test_every_variable_an_app_container_gets_is_declared_and_secrets_stay_secret(objs):
+    """The app reads exactly the variables config/env.py declares; the ones it marks secret
+    come from a Secret (or a value built from one), never from a ConfigMap or a literal, but
+    for a URL that carries no password (the in-cluster Redis of the redis component)."""
     for obj, _, container in app_containers(objs):
+        where = f"{ident(obj)} {container['name']}"
         env = effective_env(objs, container)
         referenced = {
             name for value in env.values() if value for name in VAR_REFERENCE.findall(value)
         }
-        for name in env:
-            if name in referenced:
-                continue
-            assert name in read, f"{ident(obj)} {container['name']} sets {name}, never read"
+        for name in set(env) - referenced:
+            assert name in DECLARED, f"{where}: {name} is not declared in config/env.py"
+        from_config_maps = {
+            key
+            for source in container.get("envFrom", [])
+            if "configMapRef" in source
+            for key in get(objs, "ConfigMap", source["configMapRef"]["name"]).get("data", {})
+        }
+        literals = {
+            var["name"]
+            for var in container.get("env", [])
+            if "value" in var and not VAR_REFERENCE.search(var["value"])
+        }
+        for name in (from_config_maps | literals) & set(DECLARED):
+            value = env[name] or ""
+            harmless = "://" in value and not URL_WITH_PASSWORD.search(value)
+            assert not DECLARED[name].secret or harmless, f"{where}: {name} belongs in a Secret"
+
+
+def test_the_apps_secrets_hold_declared_variables():
+    for name in ("kubeblog-app", "kubeblog-admin"):
+        keys = DOCUMENTED_SECRETS[name]["keys"]
+        assert keys <= set(DECLARED), f"{name}: {keys - set(DECLARED)} not in config/env.py"
+    secret = {v.name for v in VARIABLES if v.secret}
+    assert DOCUMENTED_SECRETS["kubeblog-app"]["keys"] <= secret
 
 
 def test_required_settings_are_provided(objs):
@@ -689,11 +698,19 @@ def test_security_check_would_fail_on_a_root_container():
         test_pod_security_restricted(objs)
 
 
-def test_env_check_would_fail_on_an_unread_variable():
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("GUNICORN_WORKERZ", "4", "is not declared"),
+        ("DJANGO_SECRET_KEY", "x" * 50, "belongs in a Secret"),
+        ("REDIS_URL", "redis://default:hunter2@redis:6379/0", "belongs in a Secret"),
+    ],
+)
+def test_env_check_would_fail_on_an_undeclared_or_exposed_variable(name, value, complaint):
     objs = objects("local")
-    web_container(objs)["env"].append({"name": "GUNICORN_WORKERZ", "value": "4"})
-    with pytest.raises(AssertionError, match="GUNICORN_WORKERZ"):
-        test_every_env_var_is_read_by_the_app(objs)
+    web_container(objs)["env"].append({"name": name, "value": value})
+    with pytest.raises(AssertionError, match=f"{name} {complaint}"):
+        test_every_variable_an_app_container_gets_is_declared_and_secrets_stay_secret(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
