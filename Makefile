@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 VERSION ?= $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
 
-.PHONY: run test lint image k8s-check drill bench lock clean venv
+.PHONY: run test lint image k8s-check drill bench lock clean venv version
 
 ## run: set up and serve the blog on SQLite with demo content at http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed
@@ -42,6 +42,10 @@ drill: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	scripts/system-deps.sh bench
 	$(PY) -m bench
+
+## version: print the release version (pyproject.toml, the one place it is set)
+version:
+	@echo $(VERSION)
 
 ## lock: re-pin the dependencies from pyproject.toml
 lock: $(VENV)/.installed-dev

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.gunicorn import Gunicorn, production_env
-from harness.paths import BUILD, ROOT
+from harness.paths import BUILD, ROOT, project_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,7 +21,10 @@ PASSWORD = "browser-test-password-4821"
 @pytest.fixture(scope="module")
 def site(pg_server, redis_server):
     env = production_env(
-        pg_server.url, REDIS_URL=redis_server.url, APP_VERSION="1.0.0", THEME_COLOR="orange"
+        pg_server.url,
+        REDIS_URL=redis_server.url,
+        APP_VERSION=project_version(),
+        THEME_COLOR="orange",
     )
     subprocess.run(
         [
@@ -77,7 +80,7 @@ def test_author_and_reader_journey(site, browser):
     author.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
 
     author.goto(f"{base}/")
-    expect(author.locator(".version")).to_have_text("1.0.0")
+    expect(author.locator(".version")).to_have_text(project_version())
     author.get_by_role("link", name="Log in").click()
     author.get_by_label("Username").fill("writer")
     author.get_by_label("Password").fill(PASSWORD)
