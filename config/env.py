@@ -145,7 +145,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOG_LEVEL", str, "INFO", "application and gunicorn log level"),
     Variable(
         "METRICS_PORT", int, 9000,
-        "Prometheus metrics port, served by the gunicorn master (`0` turns it off)",
+        "the gunicorn master's own port: Prometheus metrics (`/metrics`) and liveness "
+        "(`/healthz`), answered outside the request threads (`0` turns it off)",
     ),
     Variable("METRICS_ON_APP_PORT", bool, False, "also answer `/metrics` on the HTTP port"),
     Variable(

@@ -53,12 +53,10 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 def when_ready(server):
     if METRICS_PORT:
-        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+        from ops import master
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        start_http_server(METRICS_PORT, registry=registry)
-        server.log.info("metrics on port %s", METRICS_PORT)
+        master.serve(server, METRICS_PORT)
+        server.log.info("metrics and liveness (/healthz) on port %s", METRICS_PORT)
 
 
 def post_fork(server, worker):

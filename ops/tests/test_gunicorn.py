@@ -183,3 +183,31 @@ def _requests_for(app, view: str) -> float:
         for s in family.samples
         if s.name.endswith("_total") and s.labels.get("view") == view
     )
+
+
+def test_liveness_answers_while_every_request_thread_is_busy(pg_server):
+    env = production_env(
+        pg_server.url,
+        DJANGO_SETTINGS_MODULE="harness.slow_settings",
+        GUNICORN_WORKERS="2",
+        GUNICORN_THREADS="2",
+    )
+    with Gunicorn(env) as server:
+        busy = [
+            threading.Thread(target=server.get, args=("/_test/slow?ms=3000",), daemon=True)
+            for _ in range(4)  # every thread of both workers
+        ]
+        for thread in busy:
+            thread.start()
+        server.wait_for_log(
+            lambda lines: sum(line["message"] == "slow request started" for line in lines) == 4
+        )
+        started = time.monotonic()
+        live = requests.get(f"http://127.0.0.1:{server.metrics_port}/healthz", timeout=5)
+        took = time.monotonic() - started
+        for thread in busy:
+            thread.join(15)
+    print(f"liveness answered in {took * 1000:.0f} ms with every request thread busy")
+    assert live.status_code == 200
+    assert live.json() == {"status": "ok", "workers": 2}
+    assert took < 1
