@@ -89,21 +89,38 @@ VARIABLES: tuple[Variable, ...] = (
         "proxies in front (ingress, load balancer) whose `X-Forwarded-For` entry is trusted "
         "for the client address",
     ),
-    # --- PostgreSQL --------------------------------------------------------------------------
+    # --- PostgreSQL (every deadline: docs/operations.md, "Deadlines") ----------------------------
     Variable("DATABASE_POOL_MIN_SIZE", int, 1, "connections each worker process keeps open"),
     Variable("DATABASE_POOL_MAX_SIZE", int, 4, "connections each worker process may open"),
     Variable(
-        "DATABASE_POOL_TIMEOUT", float, 3.0,
+        "DATABASE_POOL_TIMEOUT", float, 2.0,
         "seconds a request waits for a connection before answering 503",
     ),
     Variable(
         "DATABASE_POOL_RECONNECT_TIMEOUT", float, 2.0,
         "seconds a failing reconnect loop runs before the next request starts a fresh one",
     ),
-    Variable("DATABASE_CONNECT_TIMEOUT", int, 3, "seconds to open one PostgreSQL connection"),
+    Variable("DATABASE_CONNECT_TIMEOUT", int, 2, "seconds to open one PostgreSQL connection"),
+    Variable(
+        "DATABASE_STATEMENT_TIMEOUT", float, 3.0,
+        "seconds PostgreSQL lets one statement of the app run (`statement_timeout`)",
+    ),
+    Variable(
+        "DATABASE_LOCK_TIMEOUT", float, 2.0,
+        "seconds a statement of the app waits for a lock (`lock_timeout`)",
+    ),
+    Variable(
+        "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", float, 10.0,
+        "seconds PostgreSQL keeps a session idle inside a transaction before ending it",
+    ),
+    Variable(
+        "REQUEST_DEADLINE", float, 5.0,
+        "seconds a request may hold a PostgreSQL connection, even when the server is frozen",
+    ),
     Variable(
         "DATABASE_PGBOUNCER", bool, False,
-        "`true` behind PgBouncer in transaction mode (no server-side cursors)",
+        "`true` behind PgBouncer in transaction mode (no server-side cursors; the timeouts "
+        "above are set on the role by `migrate_locked`, not per connection)",
     ),
     # --- Redis, pages --------------------------------------------------------------------------
     Variable(

@@ -34,6 +34,17 @@ LATENCY = Histogram(
 DB_ERRORS = Counter(
     "kubeblog_db_errors_total", "Requests or probes that failed to reach PostgreSQL."
 )
+DB_DEADLINES = Counter(
+    "kubeblog_db_deadline_exceeded_total",
+    "PostgreSQL connections shut down because a request or a health check held them past "
+    "its deadline (ops.deadlines).",
+)
+CIRCUIT = Counter(
+    "kubeblog_circuit_changes_total",
+    "Times a circuit breaker of this process (ops.health) opened or closed, by dependency "
+    "(database, cache) and new state.",
+    ["dependency", "state"],
+)
 CACHE_ERRORS = Counter(
     "kubeblog_cache_errors_total", "Cache operations that failed and were treated as misses."
 )

@@ -13,6 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env
+from ops.deadlines import PooledConnection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     # Probes answer before host validation, HTTPS redirects, sessions or request metrics.
     "ops.probes.ProbeMiddleware",
     "ops.middleware.RequestContextMiddleware",
+    # Every request's PostgreSQL work gets a deadline, even against a frozen server.
+    "ops.deadlines.RequestDeadlineMiddleware",
     # Stored anonymous pages are answered here, before the middleware below runs again.
     "ops.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -102,6 +105,15 @@ def database_from_url(url: str) -> dict:
     if db["ENGINE"] == "django.db.backends.postgresql":
         options = db.setdefault("OPTIONS", {})
         options.setdefault("connect_timeout", env("DATABASE_CONNECT_TIMEOUT"))
+        # A dead peer or a cut network is noticed in seconds, not hours: TCP keepalives, and
+        # at most 5 s for data sent and not acknowledged (libpq; Linux).
+        options.update(
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=3,
+            keepalives_count=3,
+            tcp_user_timeout=5000,
+        )
         options["pool"] = {
             "min_size": env("DATABASE_POOL_MIN_SIZE"),
             "max_size": env("DATABASE_POOL_MAX_SIZE"),
@@ -112,6 +124,8 @@ def database_from_url(url: str) -> dict:
             # cap); the next request that needs a connection starts a fresh attempt, so the
             # pool reconnects within a request of PostgreSQL coming back.
             "reconnect_timeout": env("DATABASE_POOL_RECONNECT_TIMEOUT"),
+            # Whose health check has a deadline of its own (ops.deadlines).
+            "connection_class": PooledConnection,
         }
         # The pool checks each connection before handing it out, so one broken by a
         # PostgreSQL restart is replaced instead of failing a request.
@@ -122,8 +136,25 @@ def database_from_url(url: str) -> dict:
         if behind_pgbouncer:
             # Nor keep prepared statements across transactions (psycopg prepares none with
             # Django's client-side binding anyway; this keeps it so if that ever changes).
+            # Nor take startup options: the timeouts are set on the role (migrate_locked).
             options["prepare_threshold"] = None
+        else:
+            options["options"] = " ".join(f"-c {k}={v}" for k, v in session_timeouts().items())
     return db
+
+
+def session_timeouts() -> dict[str, str]:
+    """PostgreSQL's own limits for the app's sessions, in milliseconds."""
+    return {
+        "statement_timeout": str(int(env("DATABASE_STATEMENT_TIMEOUT") * 1000)),
+        "lock_timeout": str(int(env("DATABASE_LOCK_TIMEOUT") * 1000)),
+        "idle_in_transaction_session_timeout": str(
+            int(env("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT") * 1000)
+        ),
+    }
+
+
+REQUEST_DEADLINE = env("REQUEST_DEADLINE")
 
 
 # --- cache and sessions -----------------------------------------------------------------------

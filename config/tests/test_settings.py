@@ -77,25 +77,33 @@ def test_production_signs_with_exactly_the_key_it_is_given():
     assert [r.stdout.strip() for r in runs] == [COMPLETE["DJANGO_SECRET_KEY"]] * 2, runs
 
 
-def test_database_url_gets_a_pool_with_health_checks():
+def test_database_url_gets_a_checked_pool_and_every_timeout():
     from config.settings.base import database_from_url
+    from ops.deadlines import PooledConnection
 
     db = database_from_url("postgres://u:p@db.internal:5432/blog")
-    pool = db["OPTIONS"]["pool"]
-    assert pool["max_size"] == 4
+    options, pool = db["OPTIONS"], db["OPTIONS"]["pool"]
+    assert (pool["max_size"], pool["timeout"]) == (4, 2.0)
+    assert pool["connection_class"] is PooledConnection
     assert db["CONN_HEALTH_CHECKS"] is True
-    assert pool["timeout"] == 3.0
     assert db["DISABLE_SERVER_SIDE_CURSORS"] is False
+    assert options["connect_timeout"] == 2
+    assert (options["keepalives"], options["tcp_user_timeout"]) == (1, 5000)
+    assert options["options"] == (
+        "-c statement_timeout=3000 -c lock_timeout=2000 "
+        "-c idle_in_transaction_session_timeout=10000"
+    )
     assert "pool" not in database_from_url("sqlite:///x.db").get("OPTIONS", {})
 
 
-def test_pgbouncer_mode_disables_server_side_cursors(monkeypatch):
+def test_pgbouncer_mode_sends_no_startup_options(monkeypatch):
     monkeypatch.setenv("DATABASE_PGBOUNCER", "true")
     from config.settings.base import database_from_url
 
     db = database_from_url("postgres://u:p@pooler:5432/blog")
     assert db["DISABLE_SERVER_SIDE_CURSORS"]
     assert db["OPTIONS"]["prepare_threshold"] is None
+    assert "options" not in db["OPTIONS"]  # PgBouncer refuses them: role settings instead
 
 
 def test_make_migrations_is_clean(db):

@@ -80,6 +80,55 @@ def test_two_replicas_migrating_at_once_both_succeed():
         assert {"blog_post", "blog_comment", "auth_user"} <= _tables(pg.url)
 
 
+@pytest.mark.slow
+def test_a_migration_that_waits_too_long_for_a_lock_gives_way_and_is_retried():
+    # Migration 0003 alters blog_post; the serving release holds a lock on it meanwhile.
+    with PostgresServer() as pg:
+        env = production_env(pg.url)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "blog", "0002", "-v0"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        holder = psycopg.connect(pg.url)
+        holder.execute("LOCK TABLE blog_post IN ACCESS SHARE MODE")  # a transaction reading
+        process = _migrate_process(pg.url)
+        busy = []
+        for line in process.stdout:  # bounded: the process ends after its retries
+            busy.append(line)
+            if "a lock was busy" in line:
+                break
+        holder.rollback()
+        holder.close()
+        output = "".join(busy) + process.communicate(timeout=120)[0]
+        assert process.returncode == 0, output
+        assert "a lock was busy for 5s (attempt 1); again in 2s" in output
+        with psycopg.connect(pg.url) as conn:
+            applied = conn.execute(
+                "SELECT name FROM django_migrations WHERE app = 'blog' ORDER BY name"
+            ).fetchall()
+        assert ("0003_post_search_document",) in applied
+
+
+@pytest.mark.slow
+def test_migrate_locked_sets_the_apps_timeouts_on_its_role():
+    with PostgresServer() as pg:
+        process = _migrate_process(pg.url)
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, output
+        with psycopg.connect(pg.url) as conn:
+            (config,) = conn.execute(
+                "SELECT rolconfig FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
+            # A new session of the role, as PgBouncer would open, starts with them.
+            timeout = conn.execute("SHOW statement_timeout").fetchone()[0]
+    assert sorted(config) == [
+        "idle_in_transaction_session_timeout=10000",
+        "lock_timeout=2000",
+        "statement_timeout=3000",
+    ]
+    assert timeout == "3s"
+
+
 @pytest.mark.django_db
 def test_ensure_superuser_creates_then_updates_idempotently(monkeypatch, django_user_model):
     monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root-admin")
