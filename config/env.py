@@ -128,7 +128,6 @@ VARIABLES: tuple[Variable, ...] = (
         "seconds to connect to Redis; a dead Redis costs a request at most this",
     ),
     Variable("REDIS_TIMEOUT", float, 0.5, "seconds one Redis command may take"),
-    Variable("READYZ_REQUIRE_CACHE", bool, False, "make `/readyz` fail when Redis is down"),
     Variable(
         "PUBLIC_PAGE_TTL", int, 30,
         "seconds anonymous pages may be cached (`s-maxage`, and in the page cache)",

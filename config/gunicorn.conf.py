@@ -57,6 +57,9 @@ def when_ready(server):
 
         master.serve(server, METRICS_PORT)
         server.log.info("metrics and liveness (/healthz) on port %s", METRICS_PORT)
+    from ops.probes import check_before_fork
+
+    server.log.info("migrations before the workers start: %s", check_before_fork())
 
 
 def post_fork(server, worker):

@@ -7,13 +7,14 @@ They are not in the URLconf: this module is the one place that routes them.
 """
 
 import logging
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
-from ops import metrics
+from ops import deadlines, health
 
 logger = logging.getLogger(__name__)
 
@@ -22,28 +23,33 @@ _migrations_applied = False
 
 @require_safe
 def healthz(request):
-    """Liveness: the process answers. Touches no dependency, so a database outage never
-    makes the kubelet restart healthy replicas."""
+    """The process answers. Kubernetes' liveness probe asks the gunicorn master instead
+    (ops.master, on METRICS_PORT), which no hung request can starve; this one is for
+    HEALTHCHECKs and people."""
     return JsonResponse({"status": "ok"})
 
 
 @require_safe
 def readyz(request):
-    """Readiness: 200 only if this replica should receive traffic, else 503 naming why.
+    """Readiness is this replica's own state: started, and its migrations seen applied.
 
-    Once SIGTERM arrives, gunicorn closes the listening socket: a stopping replica answers no
-    probe at all (and in Kubernetes its endpoint is already being removed).
+    Never a dependency every replica shares: if a database outage made every replica not
+    ready, the Service would have no endpoint left and the site would answer nothing, not
+    even the pages in its cache. The database and the cache as this process last saw them
+    are in the body, for people; they never change the status. Once SIGTERM arrives,
+    gunicorn stops accepting: a stopping replica answers no probe at all.
     """
-    checks = {"database": _check_database(), "cache": _check_cache()}
-    failed = [name for name in ("database",) if checks[name] != "ok"]
-    if settings.READYZ_REQUIRE_CACHE and checks["cache"] not in ("ok", "local"):
-        failed.append("cache")
-    if checks["database"] == "ok":
-        checks["migrations"] = _check_migrations()
-        if checks["migrations"] != "ok":
-            failed.append("migrations")
-    body = {"status": "ok" if not failed else "unavailable", "failed": failed, **checks}
-    return JsonResponse(body, status=503 if failed else 200)
+    migrations = _check_migrations()
+    ready = migrations == "ok"
+    body = {
+        "status": "ok" if ready else "starting",
+        "failed": [] if ready else ["migrations"],
+        "migrations": migrations,
+        **health.report(),
+    }
+    if "redis" not in settings.CACHES["default"]["BACKEND"]:
+        body["cache"] = "local"  # this process's memory
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 PROBES = {"/healthz": healthz, "/readyz": readyz}
@@ -63,8 +69,8 @@ class ProbeMiddleware:
 
 
 class NotReadyIsRoutine(logging.Filter):
-    """Drop django.request's error line for a 503 from /readyz: a replica that is not ready
-    is routine (it is starting, or waits for a dependency), and /readyz says why in its body."""
+    """Drop django.request's error line for a 503 from /readyz: a replica that is starting
+    is routine, and /readyz says why in its body."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
@@ -75,41 +81,41 @@ class NotReadyIsRoutine(logging.Filter):
         )
 
 
-def _check_database() -> str:
+def check_before_fork() -> str:
+    """Check the migrations in the gunicorn master before it forks its workers, so that
+    every worker is born knowing (one forked later, during an outage, too). Closes what it
+    opened: no worker may inherit a connection or a pool."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return "ok"
-    except DatabaseError as exc:
-        metrics.DB_ERRORS.inc()
-        logger.warning("readiness: database unavailable: %s", type(exc).__name__)
-        return "unavailable"
+        return _check_migrations()
+    finally:
+        connection.close()
+        if connection.vendor == "postgresql":
+            connection.close_pool()
 
 
-def _check_cache() -> str:
-    if "redis" not in settings.CACHES["default"]["BACKEND"]:
-        return "local"
-    try:
-        from django_redis import get_redis_connection
-
-        get_redis_connection("default").ping()
-        return "ok"
-    except Exception as exc:  # any failure to reach Redis means the same thing here
-        logger.warning("readiness: cache unavailable: %s", type(exc).__name__)
-        return "unavailable"
+def _deadline():
+    # Probes are answered above the request-deadline middleware: this check has its own.
+    if connection.vendor != "postgresql":
+        return nullcontext()
+    return deadlines.deadline(connection.connection, 2.0)
 
 
 def _check_migrations() -> str:
-    # Applied migrations stay applied (a newer release only adds), so once seen, stop looking.
+    """Whether this code's migrations are applied: asked of the database until the answer is
+    yes (bounded by the connection's timeouts), then never again: applied migrations stay
+    applied, a newer release only adds."""
     global _migrations_applied
     if _migrations_applied:
         return "ok"
     from django.db.migrations.executor import MigrationExecutor
 
     try:
-        executor = MigrationExecutor(connection)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        connection.ensure_connection()
+        with _deadline():
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError:
+        health.saw("database", False)
         return "unavailable"
     _migrations_applied = not plan
     return "ok" if not plan else "pending"

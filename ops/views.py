@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from ops import metrics
+from ops import health, metrics
 from ops.replica import identity
 
 
@@ -38,6 +38,7 @@ def server_error(request):
     # Only a lost or unreachable database is an outage; a bad query or value is a bug (500).
     if isinstance(exc, OperationalError | InterfaceError):
         metrics.DB_ERRORS.inc()
+        health.saw("database", False)
         response = render(request, "503.html", status=503)
         response["Retry-After"] = "5"
         return response

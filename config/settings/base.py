@@ -182,9 +182,6 @@ DJANGO_REDIS_LOGGER = "ops.cache"
 
 REDIS_URL = env("REDIS_URL")
 CACHES = {"default": cache_from_url(REDIS_URL)}
-# The readiness probe fails when Redis is down only if asked to: losing the cache costs speed,
-# and taking every replica out of the load balancer for it would turn slowness into an outage.
-READYZ_REQUIRE_CACHE = env("READYZ_REQUIRE_CACHE")
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
