@@ -25,6 +25,10 @@ def _fresh_cache():
     """Every test starts with an empty cache (Redis is shared by the whole run)."""
     from django.core.cache import cache
 
+    from ops.health import BREAKERS
+
+    for breaker in BREAKERS.values():
+        breaker.reset()
     cache.clear()
     yield
 

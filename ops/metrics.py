@@ -5,8 +5,6 @@ config/gunicorn.conf.py before any worker starts) and the master's metrics liste
 them up; a single process (runserver, tests) uses the default registry.
 """
 
-import logging
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -39,14 +37,22 @@ DB_DEADLINES = Counter(
     "PostgreSQL connections shut down because a request or a health check held them past "
     "its deadline (ops.deadlines).",
 )
+CACHE_ERRORS = Counter(
+    "kubeblog_cache_errors_total", "Redis commands that failed (each one a miss for the app)."
+)
+CACHE_SKIPPED = Counter(
+    "kubeblog_cache_skipped_total",
+    "Cache calls that skipped Redis because the circuit was open (each one a miss).",
+)
 CIRCUIT = Counter(
     "kubeblog_circuit_changes_total",
     "Times a circuit breaker of this process (ops.health) opened or closed, by dependency "
     "(database, cache) and new state.",
     ["dependency", "state"],
 )
-CACHE_ERRORS = Counter(
-    "kubeblog_cache_errors_total", "Cache operations that failed and were treated as misses."
+CACHE_REJECTED = Counter(
+    "kubeblog_cache_rejected_total",
+    "Values read from Redis that this site had not signed (each one a miss, never used).",
 )
 PAGE_CACHE = Counter(
     "kubeblog_page_cache_total", "Anonymous page cache lookups, by result.", ["result"]
@@ -64,14 +70,6 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 def set_build_info(version: str, replica: str) -> None:
     """Publish the build info sample for this process."""
     BUILD_INFO.labels(version=version, replica=replica).set(1)
-
-
-class CountCacheErrors(logging.Filter):
-    """Count each cache failure django-redis ignored (and logged) in CACHE_ERRORS."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        CACHE_ERRORS.inc()
-        return True
 
 
 def render() -> bytes:
