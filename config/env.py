@@ -136,6 +136,11 @@ VARIABLES: tuple[Variable, ...] = (
         "PUBLIC_PAGE_SWR", int, 30,
         "seconds shared caches may serve an anonymous page stale while revalidating",
     ),
+    Variable(
+        "PUBLIC_PAGE_STALE_IF_ERROR", int, 86_400,
+        "seconds a cached anonymous page may still be served when the database is unavailable "
+        "(the page cache, and `stale-if-error` for shared caches)",
+    ),
     Variable("APP_PAGE_CACHE", bool, True, "keep rendered anonymous pages in the cache"),
     # --- security ------------------------------------------------------------------------------
     Variable(

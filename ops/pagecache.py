@@ -11,7 +11,15 @@ once on every replica. Everything else gets the site's default, `private, no-sto
 `PageCacheMiddleware`, near the top of the middleware stack, stores finished responses (with
 every header the middleware below it added) and serves them again without running that
 middleware, the URL resolver or the view: one cache round trip fetches the page and the
-current generation together.
+current generation together. Every replica of a version shares one copy of each page; the
+footer's replica name is set to the replica that answers (ops.replica.restamp).
+
+A stored page is fresh for PUBLIC_PAGE_TTL seconds and under the current generation. After
+that it is kept for PUBLIC_PAGE_STALE_IF_ERROR seconds more, for one purpose: when the page
+cannot be made again because the database is unavailable or too slow (any 5xx), the stale
+copy is served instead, marked `X-Served-Stale` and counted; once the database has failed,
+without asking it again until a background check finds it back (ops.health). Public pages
+say the same to shared caches (`stale-if-error`).
 """
 
 import hashlib
@@ -25,13 +33,14 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from ops import metrics
+from ops import health, metrics
+from ops.replica import restamp
 
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
 # Added per response by the server or by the middleware above this one.
-_NOT_STORED = frozenset({"date", "set-cookie", "x-request-id"})
+_NOT_STORED = frozenset({"date", "set-cookie", "x-request-id", "content-length"})
 
 
 def public_page(view):
@@ -52,6 +61,7 @@ def public_page(view):
                 max_age=0,
                 s_maxage=settings.PUBLIC_PAGE_TTL,
                 stale_while_revalidate=settings.PUBLIC_PAGE_SWR,
+                stale_if_error=settings.PUBLIC_PAGE_STALE_IF_ERROR,
             )
             patch_vary_headers(response, ("Cookie",))
         return response
@@ -64,8 +74,8 @@ class PageCacheMiddleware:
 
     Placed right below the request-id/metrics middleware. A page is served from the cache
     only to a request that would have got exactly that page: shareable (see is_shareable),
-    same scheme, host (validated against ALLOWED_HOSTS) and path with query, same replica and
-    version, and stored under the current content generation.
+    same scheme, host (validated against ALLOWED_HOSTS) and path with query, same version and
+    colour; fresh, or stale when making it again failed (see the module's docstring).
     """
 
     def __init__(self, get_response):
@@ -84,14 +94,20 @@ class PageCacheMiddleware:
             return self.get_response(request)  # answered 400 further down
         found = cache.get_many([GENERATION_KEY, key])
         generation = found.get(GENERATION_KEY, 0)
-        entry = found.get(key)
-        if entry is not None and entry["generation"] == generation:
+        entry = _valid(found.get(key))
+        fresh = entry is not None and _age(entry) < settings.PUBLIC_PAGE_TTL
+        if fresh and entry["generation"] == generation:
             metrics.PAGE_CACHE.labels(result="hit").inc()
             return _from_entry(entry)
-        metrics.PAGE_CACHE.labels(result="miss").inc()
+        if entry is not None and health.database_believed_down():
+            return _stale(entry)  # do not wait on the database again: a check runs meanwhile
         response = self.get_response(request)
+        if entry is not None and response.status_code >= 500:
+            return _stale(entry)
+        metrics.PAGE_CACHE.labels(result="miss").inc()
         if _storable(response):
-            cache.set(key, _entry(response, generation), settings.PUBLIC_PAGE_TTL)
+            entry = _entry(response, generation)
+            cache.set(key, entry, settings.PUBLIC_PAGE_TTL + settings.PUBLIC_PAGE_STALE_IF_ERROR)
         return response
 
 
@@ -117,8 +133,22 @@ def _page_key(request) -> str:
     scheme = "https" if request.is_secure() else "http"
     url = f"{scheme}://{request.get_host()}{request.get_full_path()}"
     path = hashlib.sha256(url.encode()).hexdigest()[:32]
-    # The page names the replica and version that rendered it, so each keeps its own copy.
-    return f"page:{settings.APP_VERSION}:{settings.POD_NAME}:{path}"
+    # One copy for every replica of a version and colour (the replica's name is restamped).
+    return f"page:{settings.APP_VERSION}:{settings.THEME_COLOR}:{path}"
+
+
+def _age(entry: dict) -> float:
+    return _now() - entry["stored"]
+
+
+_ENTRY_KEYS = frozenset({"generation", "status", "headers", "content", "replica", "stored"})
+
+
+def _valid(entry) -> dict | None:
+    """The entry as this module stores it, or None (nothing, or a value of another shape)."""
+    if isinstance(entry, dict) and entry.keys() == _ENTRY_KEYS:
+        return entry
+    return None
 
 
 def _storable(response) -> bool:
@@ -147,18 +177,28 @@ def _entry(response, generation) -> dict:
         "status": response.status_code,
         "headers": [(k, v) for k, v in response.items() if k.lower() not in _NOT_STORED],
         "content": response.content,
+        "replica": settings.POD_NAME,
         "stored": _now(),
     }
 
 
+def _stale(entry) -> HttpResponse:
+    metrics.PAGE_CACHE.labels(result="stale").inc()
+    response = _from_entry(entry)
+    response["X-Served-Stale"] = str(int(_age(entry)))
+    return response
+
+
 def _from_entry(entry) -> HttpResponse:
-    response = HttpResponse(entry["content"], status=entry["status"])
+    content = restamp(entry["content"], entry["replica"])
+    response = HttpResponse(content, status=entry["status"])
     for name, value in entry["headers"]:
         response.headers[name] = value
+    response.headers["Content-Length"] = str(len(content))
     # A shared cache in front may keep this copy only for what is left of its time here, so
     # that through both caches a page is never older than PUBLIC_PAGE_TTL + PUBLIC_PAGE_SWR
     # (a full s-maxage on a copy already 29 s old would let the edge keep it 30 s more).
-    age = int(_now() - entry["stored"])
+    age = int(_age(entry))
     if age > 0:
         patch_cache_control(response, s_maxage=max(0, settings.PUBLIC_PAGE_TTL - age))
     return response

@@ -195,6 +195,7 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 # them stale while revalidating for PUBLIC_PAGE_SWR more; the app cache keeps them as long.
 PUBLIC_PAGE_TTL = env("PUBLIC_PAGE_TTL")
 PUBLIC_PAGE_SWR = env("PUBLIC_PAGE_SWR")
+PUBLIC_PAGE_STALE_IF_ERROR = env("PUBLIC_PAGE_STALE_IF_ERROR")
 APP_PAGE_CACHE = env("APP_PAGE_CACHE")
 
 # --- auth -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ def test_anonymous_pages_are_public_for_shared_caches(client, author):
             "max-age=0",
             "s-maxage=30",
             "stale-while-revalidate=60",
+            "stale-if-error=86400",
         }, url
         assert "Cookie" in response["Vary"]
 
@@ -122,12 +123,28 @@ def test_a_new_comment_awaiting_moderation_keeps_the_cache(
     assert cache.get(GENERATION_KEY) == before
 
 
-def test_replicas_and_versions_keep_separate_copies(client, author, settings):
+def test_replicas_share_one_copy_and_each_names_itself(client, author, settings):
+    from django.db import connection
+
     PostFactory(author=author)
     settings.POD_NAME = "web-1"
-    assert b"web-1" in client.get("/").content
+    first = client.get("/")
+    assert b'<span class="replica">web-1</span>' in first.content
     settings.POD_NAME = "web-2"
-    assert b"web-2" in client.get("/").content
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get("/")
+    assert len(queries) == 0, "served from the copy web-1 stored"
+    assert second.content == first.content.replace(b">web-1<", b">web-2<")
+    assert second["Content-Length"] == str(len(second.content))
+
+
+def test_versions_and_colours_keep_separate_copies(client, author, settings):
+    PostFactory(author=author)
+    client.get("/")  # stored for the first version and colour
+    settings.APP_VERSION = "9.9.9"
+    assert b'<span class="version">9.9.9</span>' in client.get("/").content
+    settings.THEME_COLOR = "maroon"
+    assert b'aria-hidden="true"></span> maroon' in client.get("/").content
 
 
 def test_a_stored_page_keeps_every_header_and_gets_a_fresh_request_id(client, author):
