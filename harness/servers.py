@@ -131,6 +131,28 @@ class PostgresServer:
         except (OSError, ValueError, IndexError):
             return None
 
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started."""
+        if self.pid is None:
+            return []
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.pid)], capture_output=True, text=True
+        ).stdout
+        return [self.pid, *(int(pid) for pid in out.split())]
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP every process of the server (a hung server: the kernel still accepts
+        connections and acknowledges data, nothing answers); returns the PIDs to thaw."""
+        pids = self.pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        return pids
+
+    @staticmethod
+    def thaw(pids: list[int]) -> None:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (mode: smart, fast or immediate) if it runs."""
         if self.pid is not None:
@@ -183,6 +205,13 @@ class RedisServer:
         )
         wait_for_port(self.port)
         return self
+
+    def freeze(self) -> None:
+        """SIGSTOP the server: connections are accepted by the kernel, nothing answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         stop_process(self.process)
