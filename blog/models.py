@@ -3,7 +3,7 @@ once, on the querysets, with the one-post predicates beside it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -67,12 +67,23 @@ class Post(models.Model):
     created_date = models.DateTimeField(default=timezone.now, editable=False)
     updated_date = models.DateTimeField(auto_now=True)
     published_date = models.DateTimeField(blank=True, null=True, db_index=True)
+    # The one-time token of the form that created the post (blog.forms.CreationTokenField);
+    # NULL for posts made before forms carried one, or without a form.
+    creation_token = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-published_date", "-created_date"]
         indexes = [models.Index(fields=["author", "published_date"], name="post_author_pub_idx")]
+        constraints = [
+            # One post per form an author sends, however often it is sent (blog.services).
+            models.UniqueConstraint(
+                fields=["author", "creation_token"],
+                condition=Q(creation_token__isnull=False),
+                name="post_creation_token_uniq",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -122,6 +133,8 @@ class Comment(models.Model):
     text_html = models.TextField(editable=False)
     created_date = models.DateTimeField(default=timezone.now, editable=False)
     approved = models.BooleanField(default=False, db_index=True)
+    # As Post.creation_token.
+    creation_token = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = CommentQuerySet.as_manager()
 
@@ -129,6 +142,14 @@ class Comment(models.Model):
         ordering = ["created_date"]
         indexes = [
             models.Index(fields=["post", "approved", "created_date"], name="comment_post_idx")
+        ]
+        constraints = [
+            # One comment per form sent about a post, however often it is sent (blog.services).
+            models.UniqueConstraint(
+                fields=["post", "creation_token"],
+                condition=Q(creation_token__isnull=False),
+                name="comment_creation_token_uniq",
+            )
         ]
 
     def __str__(self) -> str:
