@@ -1,9 +1,28 @@
+import uuid
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 
 from blog.models import Comment, Post
+
+
+class CreationTokenField(forms.UUIDField):
+    """A hidden one-time token, new each time an empty form is rendered.
+
+    Sent again with the same form (a retry after a timeout or a 503, a double click), it lets
+    blog.services find what the first sending created instead of creating it twice. It is a
+    UUID or nothing: a form rendered by a release without it still creates normally.
+    """
+
+    widget = forms.HiddenInput
+    default_error_messages = {
+        "invalid": "This form was damaged on its way. Please open it again and resend."
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, initial=uuid.uuid4, **kwargs)
 
 
 class PostForm(forms.ModelForm):
@@ -29,6 +48,12 @@ class PostForm(forms.ModelForm):
         if not body.strip():
             raise forms.ValidationError("Write something before saving.")
         return body
+
+
+class NewPostForm(PostForm):
+    """The form for a new draft. Editing needs no token: an edit sent twice changes nothing."""
+
+    creation_token = CreationTokenField()
 
 
 class CommentForm(forms.ModelForm):

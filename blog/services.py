@@ -2,18 +2,24 @@
 
 Cached public pages are retired by blog.signals whenever a post or comment changes, so the
 admin and these functions invalidate alike.
+
+What a form creates, it creates once per creation token (blog.forms.CreationTokenField): the
+functions that create answer (the object, whether this call created it).
 """
 
-from django.db import transaction
+from uuid import UUID
+
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from blog.models import Comment, Post
 
 
-@transaction.atomic
-def post_create(*, author, title: str, body: str) -> Post:
-    """Create a draft."""
-    return Post.objects.create(author=author, title=title, body=body)
+def post_create(
+    *, author, title: str, body: str, creation_token: UUID | None = None
+) -> tuple[Post, bool]:
+    """Create a draft, or find the one the same form created before."""
+    return _create_once(author.posts, creation_token, title=title, body=body)
 
 
 @transaction.atomic
@@ -59,3 +65,31 @@ def comment_approve(*, comment: Comment) -> Comment:
 def comment_remove(*, comment: Comment) -> None:
     """Delete a comment."""
     comment.delete()
+
+
+def _create_once(
+    related: models.Manager, creation_token: UUID | None, **fields
+) -> tuple[models.Model, bool]:
+    """Create an object through `related` (an author's posts, a post's comments), unless the
+    same creation token already made one there: (the object, whether this call created it).
+
+    The unique index on (owner, creation_token) decides, so two sendings racing each other
+    cannot both create: the second INSERT waits for the first to commit, then fails, and the
+    lookup finds the first one's object. The atomic block is the transaction, or a savepoint
+    inside the caller's, so the failed INSERT leaves the caller's transaction usable.
+    """
+    try:
+        with transaction.atomic():
+            return related.create(creation_token=creation_token, **fields), True
+    except IntegrityError:
+        earlier = _created_with(related, creation_token)
+        if earlier is None:
+            raise  # another constraint failed
+        return earlier, False
+
+
+def _created_with(related: models.Manager, creation_token: UUID | None) -> models.Model | None:
+    """The object that `creation_token` created through `related`, if any."""
+    if creation_token is None:
+        return None
+    return related.filter(creation_token=creation_token).first()

@@ -13,13 +13,16 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView, V
 from django.views.generic.detail import SingleObjectMixin
 
 from blog import services
-from blog.forms import CommentForm, PostForm, SearchForm
+from blog.forms import CommentForm, NewPostForm, PostForm, SearchForm
 from blog.models import Comment, Post
 from blog.search import search_posts
 from ops import ratelimit
 from ops.client_ip import client_ip
 
 PAGE_SIZE = 10
+
+DRAFT_SAVED = "Draft saved. Publish it when it is ready."
+DRAFT_ALREADY_SAVED = "Already saved: this form had been sent before, so nothing was saved twice."
 
 
 class EditableMixin(LoginRequiredMixin):
@@ -109,12 +112,12 @@ class PostDetailView(DetailView):
 
 class PostCreateView(LoginRequiredMixin, CreateView):
     model = Post
-    form_class = PostForm
+    form_class = NewPostForm
     template_name = "blog/post_form.html"
 
     def form_valid(self, form):
-        post = services.post_create(author=self.request.user, **form.cleaned_data)
-        messages.success(self.request, "Draft saved. Publish it when it is ready.")
+        post, created = services.post_create(author=self.request.user, **form.cleaned_data)
+        messages.success(self.request, DRAFT_SAVED if created else DRAFT_ALREADY_SAVED)
         return redirect(post)
 
 
