@@ -63,6 +63,7 @@ class CommentForm(forms.ModelForm):
         max_length=5000,
         help_text="Up to 5,000 characters of Markdown. Comments appear after moderation.",
     )
+    creation_token = CreationTokenField()
 
     class Meta:
         model = Comment

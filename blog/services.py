@@ -46,10 +46,17 @@ def post_delete(*, post: Post) -> None:
     post.delete()
 
 
-@transaction.atomic
-def comment_create(*, post: Post, author_name: str, text: str) -> Comment:
-    """Add a comment that waits for moderation (so no public page changes yet)."""
-    return Comment.objects.create(post=post, author_name=author_name, text=text)
+def comment_create(
+    *, post: Post, author_name: str, text: str, creation_token: UUID | None = None
+) -> tuple[Comment, bool]:
+    """Add a comment that waits for moderation (so no public page changes yet), or find the
+    one the same form added before."""
+    return _create_once(post.comments, creation_token, author_name=author_name, text=text)
+
+
+def comment_sent_before(*, post: Post, creation_token: UUID | None) -> Comment | None:
+    """The comment on `post` that the same form added before, if any."""
+    return _created_with(post.comments, creation_token)
 
 
 @transaction.atomic

@@ -23,6 +23,10 @@ PAGE_SIZE = 10
 
 DRAFT_SAVED = "Draft saved. Publish it when it is ready."
 DRAFT_ALREADY_SAVED = "Already saved: this form had been sent before, so nothing was saved twice."
+COMMENT_RECEIVED = "Thank you. Your comment will appear once the author approves it."
+COMMENT_ALREADY_RECEIVED = (
+    "Already received: this comment had been sent before, so it was not saved twice."
+)
 
 
 class EditableMixin(LoginRequiredMixin):
@@ -165,6 +169,11 @@ def comment_create(request, pk: int):
     if request.method == "POST":
         form = CommentForm(request.POST)
         if form.is_valid():
+            # A form sent again is answered before the rate limit, which counts new comments.
+            token = form.cleaned_data["creation_token"]
+            if services.comment_sent_before(post=post, creation_token=token) is not None:
+                messages.success(request, COMMENT_ALREADY_RECEIVED)
+                return redirect(post)
             allowed = ratelimit.hit(
                 "comment",
                 client_ip(request),
@@ -180,10 +189,8 @@ def comment_create(request, pk: int):
                 return render(
                     request, "blog/comment_form.html", {"form": form, "post": post}, status=429
                 )
-            services.comment_create(post=post, **form.cleaned_data)
-            messages.success(
-                request, "Thank you. Your comment will appear once the author approves it."
-            )
+            _, created = services.comment_create(post=post, **form.cleaned_data)
+            messages.success(request, COMMENT_RECEIVED if created else COMMENT_ALREADY_RECEIVED)
             return redirect(post)
         return render(request, "blog/comment_form.html", {"form": form, "post": post}, status=400)
     initial = {"author_name": request.user.get_username()} if request.user.is_authenticated else {}
