@@ -153,9 +153,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SECURE_HSTS_PRELOAD", bool, True, "HSTS asks to be preloaded"),
     Variable(
         "AXES_FAILURE_LIMIT", int, 5,
-        "failed logins per account or per address before logging in pauses",
+        "failed logins for one username from one client address before that pair pauses",
     ),
-    Variable("AXES_COOLOFF_MINUTES", float, 15.0, "how long logging in then pauses"),
+    Variable(
+        "LOGIN_ADDRESS_FAILURE_LIMIT", int, 20,
+        "failed logins from one client address, over any usernames, before that address pauses",
+    ),
+    Variable(
+        "AXES_COOLOFF_MINUTES", float, 15.0,
+        "how long a pair or an address then pauses, and how long failures are remembered",
+    ),
     Variable("COMMENT_RATE_LIMIT", int, 5, "comments per client address per window"),
     Variable("COMMENT_RATE_WINDOW", int, 600, "the comment window, in seconds"),
     # --- files, logs, metrics --------------------------------------------------------------------

@@ -213,11 +213,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "post_list"
 LOGOUT_REDIRECT_URL = "post_list"
 
-# Login brute force: after AXES_FAILURE_LIMIT failures for one account (from anywhere) or from
-# one address (over all accounts), further attempts are refused for AXES_COOLOFF_MINUTES.
+# Login brute force (docs/security.md "Logging in"). Usernames are printed on every post, so
+# failures lock the (username, client address) pair, never the username: after
+# AXES_FAILURE_LIMIT failures that pair is refused for AXES_COOLOFF_MINUTES, and the author
+# still logs in from anywhere else. ops.login_throttle refuses an address that fails
+# LOGIN_ADDRESS_FAILURE_LIMIT times over any usernames (credential stuffing).
 AXES_FAILURE_LIMIT = env("AXES_FAILURE_LIMIT")
 AXES_COOLOFF_TIME = env("AXES_COOLOFF_MINUTES") / 60
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "ops.login_throttle.LoginThrottleHandler"
+LOGIN_ADDRESS_FAILURE_LIMIT = env("LOGIN_ADDRESS_FAILURE_LIMIT")
+# A refused attempt checks no password, so it is no failure: it neither extends a lock nor
+# counts toward another one.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip_for_axes"

@@ -66,7 +66,7 @@ def test_a_post_with_the_token_is_accepted(world):
     assert response.status_code == 302
 
 
-def test_login_brute_force_locks_the_account_for_a_while(settings):
+def test_login_brute_force_locks_the_account_from_that_address(settings):
     settings.AXES_FAILURE_LIMIT = 3
     UserFactory(username="victim")
     client = Client()
@@ -74,34 +74,42 @@ def test_login_brute_force_locks_the_account_for_a_while(settings):
         client.post(
             "/accounts/login/",
             {"username": "victim", "password": f"guess{i}"},
-            REMOTE_ADDR=f"10.0.0.{i}",
+            REMOTE_ADDR="203.0.113.7",
         ).status_code
         for i in range(3)
     ]
     assert statuses == [200, 200, 429]
-    # Even the right password is refused now, from yet another address.
+    # Even the right password is refused from that address ...
     locked = client.post(
-        "/accounts/login/", {"username": "victim", "password": PASSWORD}, REMOTE_ADDR="10.0.0.99"
+        "/accounts/login/", {"username": "victim", "password": PASSWORD}, REMOTE_ADDR="203.0.113.7"
     )
     assert locked.status_code == 429
     assert b"Too many failed log-in attempts" in locked.content
     assert "_auth_user_id" not in client.session
+    # ... but not from the account holder's own: usernames are public, so a guesser must not
+    # be able to lock anyone out.
+    elsewhere = Client()
+    response = elsewhere.post(
+        "/accounts/login/", {"username": "victim", "password": PASSWORD}, REMOTE_ADDR="10.0.0.99"
+    )
+    assert response.status_code == 302
+    assert "_auth_user_id" in elsewhere.session
 
 
 def test_login_brute_force_from_one_address_over_many_accounts(settings):
-    settings.AXES_FAILURE_LIMIT = 3
-    for i in range(4):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 4
+    for i in range(5):
         UserFactory(username=f"user{i}")
     client = Client()
     statuses = [
         client.post(
             "/accounts/login/",
-            {"username": f"user{i}", "password": "wrong"},
+            {"username": f"user{i}", "password": "wrong" if i < 4 else PASSWORD},
             REMOTE_ADDR="203.0.113.7",
         ).status_code
-        for i in range(4)
+        for i in range(5)
     ]
-    assert statuses[-1] == 429
+    assert statuses == [200, 200, 200, 200, 429]
 
 
 def test_a_successful_login_before_the_limit_resets_the_count(settings):
