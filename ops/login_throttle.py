@@ -4,15 +4,19 @@ axes records every failed log-in in the database and locks the (username, client
 pair (AXES_LOCKOUT_PARAMETERS). It compares every lockout parameter set with the one
 AXES_FAILURE_LIMIT, so it cannot also give an address, which may stand for a whole office
 behind NAT, a higher limit of its own: the handler below adds that check, read from axes'
-own records.
+own records. Every refusal is answered by `lockout_response` (AXES_LOCKOUT_CALLABLE).
 """
+
+import math
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 
 class LoginThrottleHandler(AxesDatabaseHandler):
@@ -30,3 +34,28 @@ def address_is_locked(request: HttpRequest) -> bool:
         attempt_time__gte=get_cool_off_threshold(request),
     ).aggregate(total=Sum("failures_since_start"))["total"]
     return (failures or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
+) -> HttpResponse:
+    """The answer to a refused log-in: 429, with how long to wait in Retry-After and in words.
+
+    A locked pair or address is free again at most the cool-off after its last failure.
+    """
+    retry_after = math.ceil(get_cool_off(request).total_seconds())
+    response = render(
+        request,
+        settings.AXES_LOCKOUT_TEMPLATE,
+        {"wait": in_words(retry_after)},
+        status=429,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def in_words(seconds: int) -> str:
+    """A wait as a reader would say it: seconds up to two minutes, then whole minutes."""
+    if seconds < 120:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    return f"{math.ceil(seconds / 60)} minutes"

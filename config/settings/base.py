@@ -228,6 +228,7 @@ LOGIN_ADDRESS_FAILURE_LIMIT = env("LOGIN_ADDRESS_FAILURE_LIMIT")
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "ops.login_throttle.lockout_response"  # 429 with Retry-After
 AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip_for_axes"
 # How many proxies (ingress controller, load balancer) sit between clients and the app.
 TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT")

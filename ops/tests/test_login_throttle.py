@@ -5,6 +5,7 @@ from axes.models import AccessAttempt
 from django.test import Client
 
 from blog.tests.factories import PASSWORD, UserFactory
+from ops.login_throttle import in_words
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +48,25 @@ def test_the_attacking_address_is_locked_for_that_username_only():
     assert not logged_in(refused)
     # ... while another user behind the same address logs in.
     assert attempt("bob", PASSWORD, ATTACKER).status_code == 302
+
+
+def test_a_locked_pair_is_told_how_long_to_wait():
+    UserFactory(username="alice")
+    for i in range(5):
+        attempt("alice", f"guess{i}", ATTACKER)
+    response = attempt("alice", PASSWORD, ATTACKER)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "900"  # AXES_COOLOFF_MINUTES, 15
+    assert "try again in 15 minutes at most" in " ".join(response.content.decode().split())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (4, "4 seconds"), (119, "119 seconds"), (120, "2 minutes"),
+     (121, "3 minutes"), (900, "15 minutes")],
+)  # fmt: skip
+def test_waits_in_words(seconds, words):
+    assert in_words(seconds) == words
 
 
 def test_a_refused_attempt_is_not_counted_as_a_failure():
