@@ -160,6 +160,11 @@ VARIABLES: tuple[Variable, ...] = (
         "failed logins from one client address, over any usernames, before that address pauses",
     ),
     Variable(
+        "LOGIN_SLOWDOWN_AFTER", int, 20,
+        "failed logins for one username, from anywhere, after which each attempt waits "
+        "1 s, 2 s, 4 s ... (at most a minute) after the last failure",
+    ),
+    Variable(
         "AXES_COOLOFF_MINUTES", float, 15.0,
         "how long a pair or an address then pauses, and how long failures are remembered",
     ),

@@ -217,12 +217,16 @@ LOGOUT_REDIRECT_URL = "post_list"
 # failures lock the (username, client address) pair, never the username: after
 # AXES_FAILURE_LIMIT failures that pair is refused for AXES_COOLOFF_MINUTES, and the author
 # still logs in from anywhere else. ops.login_throttle refuses an address that fails
-# LOGIN_ADDRESS_FAILURE_LIMIT times over any usernames (credential stuffing).
+# LOGIN_ADDRESS_FAILURE_LIMIT times over any usernames (credential stuffing), and slows a
+# username down once it has failed LOGIN_SLOWDOWN_AFTER times from anywhere: from then on each
+# failure makes the next attempt wait 1 s, 2 s, 4 s ... at most LOGIN_SLOWDOWN_MAX_WAIT seconds.
 AXES_FAILURE_LIMIT = env("AXES_FAILURE_LIMIT")
 AXES_COOLOFF_TIME = env("AXES_COOLOFF_MINUTES") / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "ops.login_throttle.LoginThrottleHandler"
 LOGIN_ADDRESS_FAILURE_LIMIT = env("LOGIN_ADDRESS_FAILURE_LIMIT")
+LOGIN_SLOWDOWN_AFTER = env("LOGIN_SLOWDOWN_AFTER")
+LOGIN_SLOWDOWN_MAX_WAIT = 60
 # A refused attempt checks no password, so it is no failure: it neither extends a lock nor
 # counts toward another one.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
