@@ -148,8 +148,10 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
             assert status == 200, f"/readyz never answered 200: {status} {body[:300]!r}"
             assert json.loads(body)["migrations"] == "ok", "the migrate init container ran"
 
-            # Probes answer with any Host header, over plain HTTP, no redirect.
-            assert http_get(port, "/healthz", PROBE_HOST, timeout=10)[0] == 200
+            # Probes answer with any Host header, over plain HTTP, no redirect; liveness on
+            # the metrics port, from the gunicorn master (the manifests' livenessProbe).
+            status, _, health = http_get(metrics_port, "/healthz", PROBE_HOST, timeout=10)
+            assert status == 200 and json.loads(health)["workers"] > 0, health
             status, _, page = http_get(port, "/", LOCALHOST, timeout=10)
             assert status == 200 and b"<html" in page.lower()
             status, _, who = http_get(port, "/whoami", LOCALHOST, timeout=10)

@@ -554,21 +554,24 @@ def test_real_secret_files_are_ignored_by_git():
 # --- the application's contract -------------------------------------------------------------
 
 
-def test_probes_use_paths_the_app_answers_before_any_other_check(objs):
+def test_probes_reach_what_answers_them(objs):
+    """Liveness, and the startup probe that gates it, go to the metrics port, where the
+    gunicorn master answers /healthz outside the request threads (ops/master.py), so hung
+    requests can never starve it. Readiness goes to the app port, where
+    ops.probes.ProbeMiddleware answers before routing: any Host header, plain HTTP, no
+    redirect."""
     container = web_container(objs)
     env = effective_env(objs, container)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": int(env["PORT"]), "metrics": int(env["METRICS_PORT"])}
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"].get("scheme", "HTTP") == "HTTP", probe
+    for probe in ("startupProbe", "livenessProbe"):
         http = container[probe]["httpGet"]
-        assert http["port"] in ports
-        assert http.get("scheme", "HTTP") == "HTTP"
-        # Answered by ops.probes.ProbeMiddleware before routing: any Host header, plain
-        # HTTP, no redirect.
-        assert http["path"] in PROBES
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["readinessProbe"]["timeoutSeconds"] >= 5
+        assert (http["port"], http["path"]) == ("metrics", "/healthz"), f"{probe} {http}"
+    readiness = container["readinessProbe"]["httpGet"]
+    assert (readiness["port"], readiness["path"]) == ("http", "/readyz")
+    assert readiness["path"] in PROBES
 
 
 def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs):
@@ -711,6 +714,13 @@ def test_env_check_would_fail_on_an_undeclared_or_exposed_variable(name, value, 
     web_container(objs)["env"].append({"name": name, "value": value})
     with pytest.raises(AssertionError, match=f"{name} {complaint}"):
         test_every_variable_an_app_container_gets_is_declared_and_secrets_stay_secret(objs)
+
+
+def test_probe_check_would_fail_on_liveness_in_the_request_threads():
+    objs = objects("local")
+    web_container(objs)["livenessProbe"]["httpGet"]["port"] = "http"
+    with pytest.raises(AssertionError, match="livenessProbe"):
+        test_probes_reach_what_answers_them(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
