@@ -62,6 +62,18 @@ def test_compose_file_is_valid(project):
     assert all(port.startswith("127.0.0.1:") for port in services["lb"]["ports"])
 
 
+def test_redis_evicts_well_before_its_memory_limit(project):
+    """A full cache must stay an eviction (maxmemory), never an OOM kill (mem_limit): a
+    quarter of the limit is left for fragmentation, client buffers and the process."""
+    redis = yaml.safe_load(compose_config(project).stdout)["services"]["redis"]
+    command = redis["command"]
+    maxmemory, limit = command[command.index("--maxmemory") + 1], redis["mem_limit"]
+    assert command[command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    # Redis's "mb" and Docker's "m" are both MiB.
+    assert maxmemory.endswith("mb") and limit.endswith("m"), (maxmemory, limit)
+    assert int(maxmemory[:-2]) <= 0.75 * int(limit[:-1]), (maxmemory, limit)
+
+
 def test_compose_refuses_to_start_without_the_secrets(tmp_path):
     shutil.copy(ROOT / "compose.yaml", tmp_path / "compose.yaml")
     (tmp_path / ".env").write_text("POSTGRES_USER=kubeblog\nPOSTGRES_DB=kubeblog\n")

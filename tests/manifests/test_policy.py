@@ -92,6 +92,8 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|(^|_)KEY($|_)", re.I
 URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:(?!\$\()[^@\s/]+@")
 VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 SHUTDOWN_MARGIN_SECONDS = 5
+# Redis's maxmemory may take at most this share of its container's memory limit.
+REDIS_MAXMEMORY_SHARE = 0.75
 ENDPOINT_PROPAGATION_SECONDS = 5
 
 
@@ -154,6 +156,27 @@ def sleep_seconds(prestop: dict) -> int:
     match = re.fullmatch(r"(?:.*\s)?sleep (\d+)", " ".join(command))
     assert match, f"cannot read a sleep from preStop {command}"
     return int(match.group(1))
+
+
+def quantity_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity (`192Mi`, `1G`, `1048576`) in bytes."""
+    number, unit = re.fullmatch(r"(\d+)([KMGT]i?|k)?", str(quantity)).groups()
+    powers = {"k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+    powers |= {f"{u}i": 1024 ** (i + 1) for i, u in enumerate("KMGT")}
+    return int(number) * powers.get(unit or "", 1)
+
+
+def redis_bytes(size: str) -> int:
+    """A Redis memory size (`128mb`, `1gb`, `100m`) in bytes: `mb` is 1024², `m` 1000²."""
+    number, unit = re.fullmatch(r"(\d+)([kmg]b?)?", size.lower()).groups()
+    powers = {"k": 1000, "m": 1000**2, "g": 1000**3, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+    return int(number) * powers.get(unit or "", 1)
+
+
+def redis_option(container: dict, name: str) -> str:
+    """The value given to redis-server's `--name` in the container's args."""
+    args = container["args"]
+    return args[args.index(f"--{name}") + 1]
 
 
 # --- Pod Security, resources, probes ---------------------------------------------------
@@ -597,6 +620,17 @@ def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs
             assert not through_pooler, f"{container['name']} must reach PostgreSQL directly"
 
 
+def test_redis_evicts_well_before_its_memory_limit(objs):
+    """Redis evicts least recently used keys at maxmemory; the kernel kills the container at
+    its memory limit. Fragmentation, client buffers and the process itself need room above
+    maxmemory, so a full cache must stay an eviction, never an OOM kill."""
+    (container,) = pod_template(get(objs, "Deployment", "redis"))["spec"]["containers"]
+    maxmemory = redis_bytes(redis_option(container, "maxmemory"))
+    limit = quantity_bytes(container["resources"]["limits"]["memory"])
+    assert redis_option(container, "maxmemory-policy") == "allkeys-lru"
+    assert 0 < maxmemory <= REDIS_MAXMEMORY_SHARE * limit, f"maxmemory {maxmemory} vs {limit}"
+
+
 def test_production_database_is_highly_available():
     objs = objects("production")
     (cluster,) = of_kind(objs, "Cluster")
@@ -721,6 +755,16 @@ def test_probe_check_would_fail_on_liveness_in_the_request_threads():
     web_container(objs)["livenessProbe"]["httpGet"]["port"] = "http"
     with pytest.raises(AssertionError, match="livenessProbe"):
         test_probes_reach_what_answers_them(objs)
+
+
+@pytest.mark.parametrize(("quantity", "size"), [("192Mi", "160mb"), ("200M", "150mb")])
+def test_redis_memory_check_would_fail_without_headroom(quantity, size):
+    objs = objects("local")
+    (container,) = pod_template(get(objs, "Deployment", "redis"))["spec"]["containers"]
+    container["resources"]["limits"]["memory"] = quantity
+    container["args"][container["args"].index("--maxmemory") + 1] = size
+    with pytest.raises(AssertionError, match="maxmemory"):
+        test_redis_evicts_well_before_its_memory_limit(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
