@@ -18,7 +18,8 @@ Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
     replaced by a literal throwaway value: DJANGO_SECRET_KEY, DATABASE_URL (to the test's
     PostgreSQL, in place of the $(DATABASE_PASSWORD) composition), and DJANGO_SUPERUSER_*
     for the first-admin container, so that its create path runs.
- 5. REDIS_URL removed: the cache is optional by design, and no Redis runs here.
+ 5. REDIS_URL and the REDIS_PASSWORD it is built from removed: the cache is optional by
+    design, and no Redis runs here.
  6. restartPolicy: Never: podman 4.3 restarts finished init containers under "Always".
  7. One replica, a unique Deployment name, a unique name for the /tmp volume (podman makes
     a named volume of an emptyDir, and `kube down` leaves it: the test removes it), and the
@@ -51,6 +52,8 @@ IMAGE = "kubeblog:dev"
 READY_TIMEOUT = 90.0
 LOCALHOST = {"Host": "localhost"}  # in the overlay's ALLOWED_HOSTS
 PROBE_HOST = {"Host": "10.0.0.1"}  # what the kubelet sends: the pod's IP
+# Variables from Secrets podman cannot read (4), and the optional cache (5).
+DROPPED_VARIABLES = {"DATABASE_PASSWORD", "DATABASE_URL", "REDIS_PASSWORD", "REDIS_URL"}
 
 
 def adapt_for_podman(
@@ -91,11 +94,7 @@ def adapt_for_podman(
                 mount["name"] = volume  # 7
             # Secrets dropped (4); the ConfigMap is the played one (8).
             container["envFrom"] = [{"configMapRef": {"name": config_name}}]
-            env = [
-                var
-                for var in container.get("env", [])
-                if var["name"] not in ("DATABASE_PASSWORD", "DATABASE_URL", "REDIS_URL")  # 4, 5
-            ]
+            env = [var for var in container.get("env", []) if var["name"] not in DROPPED_VARIABLES]
             env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
             env.append({"name": "DATABASE_URL", "value": database_url})
             if container["name"] == "first-admin":

@@ -70,6 +70,11 @@ DOCUMENTED_SECRETS = {
         "keys": {"password"},
         "required": {"password"},
     },
+    "kubeblog-redis": {
+        "origin": "operator of the site (redis component)",
+        "keys": {"password"},
+        "required": {"password"},
+    },
     "kubeblog-db-app": {
         "origin": "the CloudNativePG operator (bootstrap.initdb owner)",
         "keys": {"username", "password", "host", "port", "dbname", "uri", "pgpass"},
@@ -88,8 +93,8 @@ DOCUMENTED_SECRETS = {
 }
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|(^|_)KEY($|_)", re.IGNORECASE)
-# scheme://user:password@ where the password is not a $(VAR) reference.
-URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]+:(?!\$\()[^@\s/]+@")
+# scheme://[user]:password@ where the password is not a $(VAR) reference.
+URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]*:(?!\$\()[^@\s/]+@")
 VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 SHUTDOWN_MARGIN_SECONDS = 5
 # Redis's maxmemory may take at most this share of its container's memory limit.
@@ -473,7 +478,7 @@ def test_images_are_pinned_and_the_version_is_the_release(objs):
 def test_every_variable_an_app_container_gets_is_declared_and_secrets_stay_secret(objs):
     """The app reads exactly the variables config/env.py declares; the ones it marks secret
     come from a Secret (or a value built from one), never from a ConfigMap or a literal, but
-    for a URL that carries no password (the in-cluster Redis of the redis component)."""
+    for a URL that carries no password."""
     for obj, _, container in app_containers(objs):
         where = f"{ident(obj)} {container['name']}"
         env = effective_env(objs, container)
@@ -631,6 +636,32 @@ def test_redis_evicts_well_before_its_memory_limit(objs):
     assert 0 < maxmemory <= REDIS_MAXMEMORY_SHARE * limit, f"maxmemory {maxmemory} vs {limit}"
 
 
+def secret_key_ref(container: dict, name: str) -> tuple[str, str]:
+    """(Secret, key) that the container's variable `name` comes from."""
+    (var,) = [v for v in container.get("env", []) if v["name"] == name]
+    ref = var["valueFrom"]["secretKeyRef"]
+    return ref["name"], ref["key"]
+
+
+def test_redis_requires_the_password_its_clients_use(objs):
+    """Redis runs with requirepass from the Secret kubeblog-redis, its probes authenticate
+    and look for PONG (redis-cli exits 0 on NOAUTH too), and the web pods' REDIS_URL
+    carries that same password, by reference."""
+    (redis,) = pod_template(get(objs, "Deployment", "redis"))["spec"]["containers"]
+    password = ("kubeblog-redis", "password")
+    requirepass = VAR_REFERENCE.fullmatch(redis_option(redis, "requirepass"))
+    assert requirepass, "--requirepass must be a $(VAR) reference to a Secret"
+    assert secret_key_ref(redis, requirepass.group(1)) == password
+    env = {v["name"]: v.get("value") for v in redis["env"]}
+    assert env["REDISCLI_AUTH"] == requirepass.group(0), "the probes authenticate"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert "grep -qx PONG" in " ".join(redis[probe]["exec"]["command"]), probe
+    url = effective_env(objs, web_container(objs))["REDIS_URL"]
+    match = re.fullmatch(r"redis://:\$\((\w+)\)@redis:6379/0", url)
+    assert match, f"REDIS_URL {url} does not carry the password by reference"
+    assert secret_key_ref(web_container(objs), match.group(1)) == password
+
+
 def test_production_database_is_highly_available():
     objs = objects("production")
     (cluster,) = of_kind(objs, "Cluster")
@@ -679,7 +710,9 @@ def test_local_overlay_is_small_and_reachable_without_tls():
     ("text", "found"),
     [
         ("postgres://kubeblog:hunter2@postgres:5432/kubeblog", True),
-        ("redis://:s3cret@redis:6379/0", False),  # no user: not matched, and not used here
+        ("redis://:s3cret@redis:6379/0", True),
+        ("redis://:$(REDIS_PASSWORD)@redis:6379/0", False),
+        ("redis://redis:6379/0", False),
         ("postgres://kubeblog:$(DATABASE_PASSWORD)@postgres:5432/kubeblog", False),
         ("https://blog.example.com", False),
     ],
@@ -741,11 +774,17 @@ def test_security_check_would_fail_on_a_root_container():
         ("GUNICORN_WORKERZ", "4", "is not declared"),
         ("DJANGO_SECRET_KEY", "x" * 50, "belongs in a Secret"),
         ("REDIS_URL", "redis://default:hunter2@redis:6379/0", "belongs in a Secret"),
+        ("REDIS_URL", "redis://:hunter2@redis:6379/0", "belongs in a Secret"),
     ],
 )
 def test_env_check_would_fail_on_an_undeclared_or_exposed_variable(name, value, complaint):
     objs = objects("local")
-    web_container(objs)["env"].append({"name": name, "value": value})
+    container = web_container(objs)
+    # The variable replaces one of that name, and the variables that one referred to.
+    old = next((v.get("value", "") for v in container["env"] if v["name"] == name), "")
+    replaced = {name, *VAR_REFERENCE.findall(old)}
+    container["env"] = [v for v in container["env"] if v["name"] not in replaced]
+    container["env"].append({"name": name, "value": value})
     with pytest.raises(AssertionError, match=f"{name} {complaint}"):
         test_every_variable_an_app_container_gets_is_declared_and_secrets_stay_secret(objs)
 
@@ -765,6 +804,15 @@ def test_redis_memory_check_would_fail_without_headroom(quantity, size):
     container["args"][container["args"].index("--maxmemory") + 1] = size
     with pytest.raises(AssertionError, match="maxmemory"):
         test_redis_evicts_well_before_its_memory_limit(objs)
+
+
+def test_redis_password_check_would_fail_on_a_password_less_url():
+    objs = objects("local")
+    for var in web_container(objs)["env"]:
+        if var["name"] == "REDIS_URL":
+            var["value"] = "redis://redis:6379/0"
+    with pytest.raises(AssertionError, match="carry the password"):
+        test_redis_requires_the_password_its_clients_use(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
