@@ -11,6 +11,9 @@ from harness.paths import ROOT
 
 pytestmark = pytest.mark.image
 
+# What .env must set: compose refuses to start without each.
+SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "DJANGO_SECRET_KEY", "DJANGO_SUPERUSER_PASSWORD")
+
 
 def compose_config(directory) -> subprocess.CompletedProcess:
     compose = shutil.which("docker-compose")
@@ -22,6 +25,15 @@ def compose_config(directory) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def env_example() -> dict[str, str]:
+    """The settings .env.example gives, by name."""
+    return dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
     )
 
 
@@ -50,7 +62,6 @@ def test_compose_file_is_valid(project):
         assert app["cap_drop"] == ["ALL"]
         assert "no-new-privileges:true" in app["security_opt"]
         assert app["environment"]["DATABASE_URL"].startswith("postgres://kubeblog:")
-        assert app["environment"]["REDIS_URL"] == "redis://redis:6379/0"
 
     web = services["web"]
     assert "ports" not in web, "a published port would stop `--scale web=3`"
@@ -74,21 +85,34 @@ def test_redis_evicts_well_before_its_memory_limit(project):
     assert int(maxmemory[:-2]) <= 0.75 * int(limit[:-1]), (maxmemory, limit)
 
 
-def test_compose_refuses_to_start_without_the_secrets(tmp_path):
+def test_redis_requires_the_password_the_app_uses(project):
+    """Redis runs with requirepass from .env, its health check authenticates and looks for
+    PONG (redis-cli exits 0 on NOAUTH too), and the app's REDIS_URL carries the same one."""
+    services = yaml.safe_load(compose_config(project).stdout)["services"]
+    password = env_example()["REDIS_PASSWORD"]
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1] == password
+    assert redis["environment"]["REDISCLI_AUTH"] == password
+    assert redis["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -qx PONG"]
+    for name in ("migrate", "web"):
+        url = services[name]["environment"]["REDIS_URL"]
+        assert url == f"redis://:{password}@redis:6379/0", name
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_compose_refuses_to_start_without_a_secret(secret, tmp_path):
     shutil.copy(ROOT / "compose.yaml", tmp_path / "compose.yaml")
-    (tmp_path / ".env").write_text("POSTGRES_USER=kubeblog\nPOSTGRES_DB=kubeblog\n")
+    env = "".join(f"{k}={v}\n" for k, v in env_example().items() if k != secret)
+    (tmp_path / ".env").write_text(env)
     result = compose_config(tmp_path)
     assert result.returncode != 0
-    assert "set POSTGRES_PASSWORD in .env" in result.stderr
+    assert f"set {secret} in .env" in result.stderr
 
 
 def test_env_example_holds_no_real_secret():
-    values = dict(
-        line.split("=", 1)
-        for line in (ROOT / ".env.example").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    for key in ("POSTGRES_PASSWORD", "DJANGO_SECRET_KEY", "DJANGO_SUPERUSER_PASSWORD"):
+    values = env_example()
+    for key in SECRETS:
         assert values[key].startswith("CHANGE-ME"), key
 
 
