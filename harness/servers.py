@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -171,19 +172,23 @@ class PostgresServer:
 
 
 class RedisServer:
-    """A throwaway Redis on 127.0.0.1 with no persistence."""
+    """A throwaway Redis on 127.0.0.1 with no persistence. With a `password`, every client
+    must authenticate with it (requirepass), as in the deployments, and `url` carries it."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, password: str | None = None) -> None:
         self.port = port or free_port()
+        self.password = password
         self.root = Path(tempfile.mkdtemp(prefix="kubeblog-redis-"))
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        auth = ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(
             [
                 binary,
@@ -199,6 +204,7 @@ class RedisServer:
                 str(self.root),
                 "--protected-mode",
                 "yes",
+                *auth,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -167,7 +167,8 @@ class Stack:
         self.events = events
         self.timings = timings
         self.pg = PostgresServer()
-        self.redis = RedisServer()
+        # Redis requires a password, as in the deployments; a new one every run.
+        self.redis = RedisServer(password=secrets.token_urlsafe(24))
         self.haproxy = HAProxy(out_dir)
         self.replicas: list[Replica] = []
         self.authors = [(f"author{i}", secrets.token_urlsafe(16)) for i in range(1, 4)]
@@ -194,7 +195,7 @@ class Stack:
         return {
             "DJANGO_SECRET_KEY": SECRET_KEY,
             "DATABASE_URL": self.pg.url,
-            "REDIS_URL": self.redis.url,
+            "REDIS_URL": self.redis.url,  # carries the password
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "APP_VERSION": release.version,
             "THEME_COLOR": release.color,
