@@ -97,6 +97,18 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|(^|_)KEY($|_)", re.I
 URL_WITH_PASSWORD = re.compile(r"://[^/\s:@]*:(?!\$\()[^@\s/]+@")
 VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 SHUTDOWN_MARGIN_SECONDS = 5
+# The app's deadline for one request, and PostgreSQL's statement_timeout for its role: the
+# budget table in docs/operations.md "Deadlines". Every hop below the app gives up first.
+REQUEST_DEADLINE_SECONDS = 5
+STATEMENT_TIMEOUT_SECONDS = 3
+# PgBouncer's parameters that bound a wait on PostgreSQL, with their unit in seconds.
+PGBOUNCER_DEADLINES = {
+    "query_timeout": 1,
+    "query_wait_timeout": 1,
+    "server_connect_timeout": 1,
+    "server_login_retry": 1,
+    "tcp_user_timeout": 0.001,
+}
 # Redis's maxmemory may take at most this share of its container's memory limit.
 REDIS_MAXMEMORY_SHARE = 0.75
 ENDPOINT_PROPAGATION_SECONDS = 5
@@ -662,6 +674,21 @@ def test_redis_requires_the_password_its_clients_use(objs):
     assert secret_key_ref(web_container(objs), match.group(1)) == password
 
 
+def test_pgbouncer_gives_up_before_the_app_does(objs):
+    """Each PgBouncer wait on PostgreSQL is set (its defaults wait up to two minutes) and
+    ends before the app's per-request deadline, so a hung or absent primary costs a clean
+    error in time; query_timeout comes after statement_timeout, so that PostgreSQL's own
+    error comes first."""
+    for pooler in of_kind(objs, "Pooler"):
+        parameters = pooler["spec"]["pgbouncer"]["parameters"]
+        for name, unit in PGBOUNCER_DEADLINES.items():
+            assert name in parameters, f"{ident(pooler)}: {name} is not set"
+            seconds = float(parameters[name]) * unit
+            assert 0 < seconds < REQUEST_DEADLINE_SECONDS, f"{name}: {seconds} s"
+        query_timeout = float(parameters["query_timeout"])
+        assert query_timeout > STATEMENT_TIMEOUT_SECONDS, "query_timeout before statement_timeout"
+
+
 def test_production_database_is_highly_available():
     objs = objects("production")
     (cluster,) = of_kind(objs, "Cluster")
@@ -813,6 +840,27 @@ def test_redis_password_check_would_fail_on_a_password_less_url():
             var["value"] = "redis://redis:6379/0"
     with pytest.raises(AssertionError, match="carry the password"):
         test_redis_requires_the_password_its_clients_use(objs)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("query_wait_timeout", None, "not set"),
+        ("query_wait_timeout", "120", "query_wait_timeout: 120"),
+        ("tcp_user_timeout", "0", "tcp_user_timeout: 0"),
+        ("query_timeout", "2", "before statement_timeout"),
+    ],
+)
+def test_pgbouncer_check_would_fail_on_a_long_or_missing_deadline(name, value, complaint):
+    objs = objects("production")
+    (pooler,) = of_kind(objs, "Pooler")
+    parameters = pooler["spec"]["pgbouncer"]["parameters"]
+    if value is None:
+        del parameters[name]
+    else:
+        parameters[name] = value
+    with pytest.raises(AssertionError, match=complaint):
+        test_pgbouncer_gives_up_before_the_app_does(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
