@@ -190,6 +190,35 @@ def redis_bytes(size: str) -> int:
     return int(number) * powers.get(unit or "", 1)
 
 
+def nginx_directives(conf: str) -> dict[str, list[list[str]]]:
+    """The arguments of every use of each directive in an nginx configuration. A plain
+    split on `;`, `{` and `}`: enough for the unquoted directives checked here."""
+    found: dict[str, list[list[str]]] = {}
+    for statement in re.split(r"[;{}]", re.sub(r"#[^\n]*", "", conf)):
+        if words := statement.split():
+            found.setdefault(words[0], []).append(words[1:])
+    return found
+
+
+def nginx_seconds(value: str) -> float:
+    """An nginx time (`10s`, `2m`, `500ms`, `1h`, `2d`) in seconds."""
+    number, unit = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", value).groups()
+    return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit or "s"]
+
+
+def nginx_bytes(value: str) -> int:
+    """An nginx size (`256m`, `10k`, `1g`) in bytes; its units are binary."""
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG])?", value).groups()
+    return int(number) * 1024 ** (" kmg".index(unit.lower()) if unit else 0)
+
+
+def edge_cache(objs) -> tuple[dict, dict[str, list[list[str]]]]:
+    """The edge cache's pod spec, and the directives of the nginx.conf it mounts."""
+    podspec = pod_template(get(objs, "Deployment", "edge-cache"))["spec"]
+    (config,) = [v["configMap"]["name"] for v in podspec["volumes"] if "configMap" in v]
+    return podspec, nginx_directives(get(objs, "ConfigMap", config)["data"]["nginx.conf"])
+
+
 def redis_option(container: dict, name: str) -> str:
     """The value given to redis-server's `--name` in the container's args."""
     args = container["args"]
@@ -689,6 +718,49 @@ def test_pgbouncer_gives_up_before_the_app_does(objs):
         assert query_timeout > STATEMENT_TIMEOUT_SECONDS, "query_timeout before statement_timeout"
 
 
+def edge_cache_serves_the_last_copy_while_the_web_pods_fail(objs) -> None:
+    """components/edge-cache: on a connection error, a timeout or a 5xx from the web pods,
+    nginx answers with the copy it has, however old (its directive overrides the header's
+    stale-if-error), but never while refreshing beyond the app's stale-while-revalidate.
+    What bounds it is the cache: entries unrequested for `inactive` leave, and the whole
+    cache fits its volume."""
+    podspec, directives = edge_cache(objs)
+    (use_stale,) = directives["proxy_cache_use_stale"]
+    wanted = {"error", "timeout", "http_500", "http_502", "http_503", "http_504"}
+    assert wanted <= set(use_stale), f"proxy_cache_use_stale lacks {wanted - set(use_stale)}"
+    assert "updating" not in use_stale, "stale while updating: the app's stale-while-revalidate"
+    assert directives["proxy_cache_background_update"] == [["on"]]
+    (path,) = directives["proxy_cache_path"]
+    options = dict(option.split("=", 1) for option in path if "=" in option)
+    assert 0 < nginx_seconds(options["inactive"]) <= 3600, "inactive"
+    (state,) = [v for v in podspec["volumes"] if "emptyDir" in v]
+    size_limit = quantity_bytes(state["emptyDir"]["sizeLimit"])
+    assert nginx_bytes(options["max_size"]) < size_limit, "max_size must fit the emptyDir"
+
+
+def edge_cache_gives_up_after_the_app_and_before_the_ingress(objs) -> None:
+    """The edge cache waits for the web pods longer than the app's own request deadline (so
+    the app's answer, a 503 at worst, arrives) and less than ingress-nginx waits for it (so
+    the reader gets a stale copy or the cache's own error, not the controller's 504)."""
+    _, directives = edge_cache(objs)
+    (ingress,) = of_kind(objs, "Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    for name in ("connect", "send", "read"):
+        (value,) = directives[f"proxy_{name}_timeout"]
+        ingress_timeout = float(annotations[f"nginx.ingress.kubernetes.io/proxy-{name}-timeout"])
+        assert nginx_seconds(value[0]) < ingress_timeout, f"proxy_{name}_timeout"
+    (read,) = directives["proxy_read_timeout"]
+    assert nginx_seconds(read[0]) > REQUEST_DEADLINE_SECONDS, "proxy_read_timeout"
+
+
+def test_edge_cache_serves_the_last_copy_while_the_web_pods_fail():
+    edge_cache_serves_the_last_copy_while_the_web_pods_fail(objects("all-components"))
+
+
+def test_edge_cache_gives_up_after_the_app_and_before_the_ingress():
+    edge_cache_gives_up_after_the_app_and_before_the_ingress(objects("all-components"))
+
+
 def test_production_database_is_highly_available():
     objs = objects("production")
     (cluster,) = of_kind(objs, "Cluster")
@@ -861,6 +933,37 @@ def test_pgbouncer_check_would_fail_on_a_long_or_missing_deadline(name, value, c
         parameters[name] = value
     with pytest.raises(AssertionError, match=complaint):
         test_pgbouncer_gives_up_before_the_app_does(objs)
+
+
+def edited_edge_cache(old: str, new: str) -> list[dict]:
+    """The all-components objects, with `old` replaced by `new` in the edge cache's
+    nginx.conf."""
+    objs = objects("all-components")
+    podspec = pod_template(get(objs, "Deployment", "edge-cache"))["spec"]
+    (config,) = [v["configMap"]["name"] for v in podspec["volumes"] if "configMap" in v]
+    data = get(objs, "ConfigMap", config)["data"]
+    assert old in data["nginx.conf"]
+    data["nginx.conf"] = data["nginx.conf"].replace(old, new)
+    return objs
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        (" http_503 ", " ", "lacks {'http_503'}"),
+        ("http_504;", "http_504 updating;", "stale while updating"),
+        ("inactive=10m", "inactive=2d", "inactive"),
+        ("max_size=256m", "max_size=1g", "max_size"),
+        ("proxy_read_timeout 10s", "proxy_read_timeout 90s", "proxy_read_timeout"),
+        ("proxy_read_timeout 10s", "proxy_read_timeout 3s", "proxy_read_timeout"),
+        ("proxy_connect_timeout 2s", "proxy_connect_timeout 5s", "proxy_connect_timeout"),
+    ],
+)
+def test_edge_cache_checks_would_fail(old, new, complaint):
+    objs = edited_edge_cache(old, new)
+    with pytest.raises(AssertionError, match=complaint):
+        edge_cache_serves_the_last_copy_while_the_web_pods_fail(objs)
+        edge_cache_gives_up_after_the_app_and_before_the_ingress(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
