@@ -73,6 +73,8 @@ class Record:
     version: str | None = None
     color: str | None = None
     server: str | None = None  # from HAProxy's X-Drill-Server
+    retry_after: str | None = None  # the answer's Retry-After, if any
+    stale: bool = False  # served from the page cache while the page could not be made again
     user: str | None = None
     write: dict | None = None  # what a write sent, and the ids it got back
     phase: str = "load"
@@ -408,6 +410,8 @@ class Load:
             # Recorded whatever happened, even if the task is cancelled at the very end.
             record.done = self.clock.now()
             record.server = headers.get("X-Drill-Server")
+            record.retry_after = headers.get("Retry-After")
+            record.stale = "X-Served-Stale" in headers
             if answered:
                 _judge(record, body, headers)
             elif not record.why:
