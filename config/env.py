@@ -195,7 +195,11 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("GUNICORN_THREADS", int, 4, "threads per worker"),
     Variable("GUNICORN_WORKER_CLASS", str, "gthread", "gunicorn worker class"),
-    Variable("GUNICORN_TIMEOUT", int, 30, "seconds before a silent worker is restarted"),
+    Variable(
+        "GUNICORN_TIMEOUT", int, 30,
+        "seconds before a worker whose main loop stops checking in is restarted (in gthread "
+        "workers it bounds no request: `REQUEST_DEADLINE` does)",
+    ),
     Variable(
         "GUNICORN_GRACEFUL_TIMEOUT", int, 20,
         "seconds in-flight requests get to finish after SIGTERM",
