@@ -11,6 +11,13 @@ from django.utils import timezone
 from blog.markdown import plain_summary, render_markdown
 
 
+def _one_per_creation_token(owner: str, name: str) -> models.UniqueConstraint:
+    """At most one row per (owner, creation token); rows without a token are not limited."""
+    return models.UniqueConstraint(
+        fields=[owner, "creation_token"], condition=Q(creation_token__isnull=False), name=name
+    )
+
+
 class PostQuerySet(models.QuerySet):
     """The rules about posts, each defined once; the model's predicates mirror them."""
 
@@ -76,14 +83,8 @@ class Post(models.Model):
     class Meta:
         ordering = ["-published_date", "-created_date"]
         indexes = [models.Index(fields=["author", "published_date"], name="post_author_pub_idx")]
-        constraints = [
-            # One post per form an author sends, however often it is sent (blog.services).
-            models.UniqueConstraint(
-                fields=["author", "creation_token"],
-                condition=Q(creation_token__isnull=False),
-                name="post_creation_token_uniq",
-            )
-        ]
+        # One post per form an author sends, however often it is sent (blog.services).
+        constraints = [_one_per_creation_token("author", "post_creation_token_uniq")]
 
     def __str__(self) -> str:
         return self.title
@@ -143,14 +144,8 @@ class Comment(models.Model):
         indexes = [
             models.Index(fields=["post", "approved", "created_date"], name="comment_post_idx")
         ]
-        constraints = [
-            # One comment per form sent about a post, however often it is sent (blog.services).
-            models.UniqueConstraint(
-                fields=["post", "creation_token"],
-                condition=Q(creation_token__isnull=False),
-                name="comment_creation_token_uniq",
-            )
-        ]
+        # One comment per form sent about a post, however often it is sent (blog.services).
+        constraints = [_one_per_creation_token("post", "comment_creation_token_uniq")]
 
     def __str__(self) -> str:
         return f"{self.author_name}: {self.text[:40]}"

@@ -44,29 +44,20 @@ class CreateForm:
 
 
 def _post_form() -> CreateForm:
+    # Queries: the user, the INSERT; again: the same, its rollback and the look-up.
     return CreateForm(
-        url="/post/new/",
-        data={"title": "Once", "body": "Sent *once*, however often."},
-        model=Post,
-        page=lambda post: f"/post/{post.pk}/",
-        saved=DRAFT_SAVED,
-        already_saved=DRAFT_ALREADY_SAVED,
-        refused_status=200,
-        queries=(4, 6),  # the user, the INSERT; the same, its rollback and the look-up
-    )
+        "/post/new/", {"title": "Once", "body": "Sent *once*, however often."}, Post,
+        lambda post: f"/post/{post.pk}/", DRAFT_SAVED, DRAFT_ALREADY_SAVED, 200, (4, 6),
+    )  # fmt: skip
 
 
 def _comment_form(post: Post) -> CreateForm:
+    # Queries: the post, the look-up, the INSERT; again: the post, the look-up.
     return CreateForm(
-        url=f"/post/{post.pk}/comment/",
-        data={"author_name": "Rita", "text": "Said *once*, however often."},
-        model=Comment,
-        page=lambda comment: f"/post/{comment.post_id}/",
-        saved=COMMENT_RECEIVED,
-        already_saved=COMMENT_ALREADY_RECEIVED,
-        refused_status=400,
-        queries=(5, 2),  # the post, the look-up, the INSERT; the post, the look-up
-    )
+        f"/post/{post.pk}/comment/", {"author_name": "Rita", "text": "Said *once*, however often."},
+        Comment, lambda comment: f"/post/{comment.post_id}/", COMMENT_RECEIVED,
+        COMMENT_ALREADY_RECEIVED, 400, (5, 2),
+    )  # fmt: skip
 
 
 @pytest.fixture(params=["post", "comment"])

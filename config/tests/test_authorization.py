@@ -65,6 +65,16 @@ def members(status, anonymous=LOGIN, other=None):
     }
 
 
+def read_only(path: str) -> Rule:
+    """A page anyone may read, and nobody may POST to."""
+    return Rule(lambda w: path, everyone(200), everyone(405))
+
+
+def owners_action(path, changed) -> Rule:
+    """A POST-only change that only the post's author and staff may make (others: 404)."""
+    return Rule(path, everyone(405), members(302, other=404), changed=changed)
+
+
 def _published(w):
     return Post.objects.get(pk=w.draft.pk).published_date is not None
 
@@ -86,7 +96,7 @@ def _comment_gone(w):
 
 
 RULES: dict[str, Rule] = {
-    "post_list": Rule(lambda w: "/", everyone(200), everyone(405)),
+    "post_list": read_only("/"),
     "post_detail": Rule(lambda w: f"/post/{w.post.pk}/", everyone(200), everyone(405)),
     "post_detail:draft": Rule(
         lambda w: f"/post/{w.draft.pk}/",
@@ -107,18 +117,8 @@ RULES: dict[str, Rule] = {
         changed=_post_edited,
     ),
     "post_draft_list": Rule(lambda w: "/drafts/", members(200), members(405)),
-    "post_publish": Rule(
-        lambda w: f"/post/{w.draft.pk}/publish/",
-        everyone(405),
-        members(302, other=404),
-        changed=_published,
-    ),
-    "post_remove": Rule(
-        lambda w: f"/post/{w.post.pk}/remove/",
-        everyone(405),
-        members(302, other=404),
-        changed=_post_gone,
-    ),
+    "post_publish": owners_action(lambda w: f"/post/{w.draft.pk}/publish/", changed=_published),
+    "post_remove": owners_action(lambda w: f"/post/{w.post.pk}/remove/", changed=_post_gone),
     "add_comment_to_post": Rule(
         lambda w: f"/post/{w.post.pk}/comment/",
         everyone(200),
@@ -131,22 +131,16 @@ RULES: dict[str, Rule] = {
         everyone(404),
         data=lambda w: {"author_name": "Reader", "text": "Hello"},
     ),
-    "comment_approve": Rule(
-        lambda w: f"/comment/{w.comment.pk}/approve/",
-        everyone(405),
-        members(302, other=404),
-        changed=_comment_approved,
+    "comment_approve": owners_action(
+        lambda w: f"/comment/{w.comment.pk}/approve/", changed=_comment_approved
     ),
-    "comment_remove": Rule(
-        lambda w: f"/comment/{w.comment.pk}/remove/",
-        everyone(405),
-        members(302, other=404),
-        changed=_comment_gone,
+    "comment_remove": owners_action(
+        lambda w: f"/comment/{w.comment.pk}/remove/", changed=_comment_gone
     ),
-    "search": Rule(lambda w: "/search/?q=published", everyone(200), everyone(405)),
-    "feed": Rule(lambda w: "/feed/", everyone(200), everyone(405)),
-    "sitemap": Rule(lambda w: "/sitemap.xml", everyone(200), everyone(405)),
-    "robots_txt": Rule(lambda w: "/robots.txt", everyone(200), everyone(405)),
+    "search": read_only("/search/?q=published"),
+    "feed": read_only("/feed/"),
+    "sitemap": read_only("/sitemap.xml"),
+    "robots_txt": read_only("/robots.txt"),
     "login": Rule(
         lambda w: "/accounts/login/",
         everyone(200),
@@ -154,10 +148,10 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"username": "nobody", "password": "wrong"},
     ),
     "logout": Rule(lambda w: "/accounts/logout/", everyone(405), everyone(302)),
-    "healthz": Rule(lambda w: "/healthz", everyone(200), everyone(405)),
-    "readyz": Rule(lambda w: "/readyz", everyone(200), everyone(405)),
-    "whoami": Rule(lambda w: "/whoami", everyone(200), everyone(405)),
-    "metrics": Rule(lambda w: "/metrics", everyone(200), everyone(405)),
+    "healthz": read_only("/healthz"),
+    "readyz": read_only("/readyz"),
+    "whoami": read_only("/whoami"),
+    "metrics": read_only("/metrics"),
     # The admin site has its own rules (staff only); its index stands for all its pages.
     "admin": Rule(
         lambda w: "/admin/",

@@ -109,33 +109,6 @@ def _needing_the_database(app, session, csrf_token: str) -> list[tuple]:
     ]
 
 
-def _every(seconds: float, request) -> RequestLoop:
-    """`request()` every `seconds`, each outcome recorded with how long it took."""
-    return RequestLoop(lambda: _timed(request), interval=seconds, seconds=OUTAGE_SECONDS + 30)
-
-
-def _needing_the_database(app, session, csrf_token: str) -> list[tuple]:
-    """An uncached page, a logged-in page and a write: (what, answer, seconds) each."""
-    n = uuid.uuid4().hex[:8]
-    write = {"title": f"during the outage {n}", "body": "x", "csrfmiddlewaretoken": csrf_token}
-    return [
-        ("uncached page", *_timed(lambda: app.get(f"/search/?q=outage{n}", headers=HOST))),
-        ("logged-in page", *_timed(lambda: session.get(f"{app.url}/drafts/", headers=HOST))),
-        (
-            "write",
-            *_timed(
-                lambda: session.post(
-                    f"{app.url}/post/new/",
-                    data=write,
-                    headers={**HOST, "Referer": f"{app.url}/post/new/"},
-                    allow_redirects=False,
-                    timeout=10,
-                )
-            ),
-        ),
-    ]
-
-
 def test_postgres_stopped_cached_pages_keep_serving_the_rest_is_a_quick_503():
     with PostgresServer() as pg, RedisServer() as redis:
         # Pages are fresh for 2 s only, so that most of the outage is served stale.
