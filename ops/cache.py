@@ -19,9 +19,21 @@ import json
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django_redis.serializers.base import BaseSerializer
 
 from ops import health, metrics
+
+
+def count(key: str, timeout: int | None) -> int | None:
+    """Add one to the counter `key` in the shared cache (created at 0, kept `timeout`
+    seconds) and return it; None when it could not be counted (the cache is down, or the
+    key expired between its creation and the increment)."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        return None
 
 
 class BreakerRedis(redis.Redis):

@@ -111,6 +111,18 @@ def deadline(conn, seconds: float):
         WATCHDOG.unguard(ticket)
 
 
+@contextmanager
+def connected(connection, seconds: float):
+    """Django's `connection`, connected, its PostgreSQL work held to `seconds` (work outside
+    a request, which RequestDeadlineMiddleware does not cover). Other databases: no deadline."""
+    connection.ensure_connection()
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with deadline(connection.connection, seconds):
+        yield
+
+
 class PooledConnection(psycopg.Connection):
     """psycopg's Connection, whose health check by the pool has a deadline of its own.
 

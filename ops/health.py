@@ -129,14 +129,13 @@ _checking = threading.Lock()
 def _check_database(breaker: Breaker) -> None:
     from django.db import DatabaseError, connection
 
-    from ops.deadlines import deadline
+    from ops.deadlines import connected
 
     try:
         time.sleep(breaker.open_seconds)
         try:
-            connection.ensure_connection()
-            with deadline(connection.connection, breaker.open_seconds), connection.cursor() as c:
-                c.execute("SELECT 1")
+            with connected(connection, breaker.open_seconds), connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
             saw("database", True)
         except DatabaseError:
             saw("database", False)

@@ -36,6 +36,8 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from ops.cache import count
+
 
 def now() -> float:
     """Wall-clock seconds, the same on every replica (tests move it instead of sleeping)."""
@@ -115,11 +117,7 @@ def record_failure(username: str | None) -> None:
     failures_key, not_before_key = _keys(username)
     # Failures are forgotten a cool-off after the last one, like axes' own records.
     remember = math.ceil(get_cool_off().total_seconds())
-    cache.add(failures_key, 0, timeout=remember)
-    try:
-        failures = cache.incr(failures_key)
-    except ValueError:  # expired between add and incr
-        return
+    failures = count(failures_key, timeout=remember)
     if failures is None:  # the cache is down
         return
     cache.touch(failures_key, remember)

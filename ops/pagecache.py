@@ -34,6 +34,7 @@ from django.http import HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from ops import health, metrics
+from ops.cache import count
 from ops.replica import restamp
 
 logger = logging.getLogger(__name__)
@@ -122,10 +123,7 @@ def is_shareable(request) -> bool:
 
 def invalidate_public_pages() -> None:
     """Retire every cached public page (call after published content changes)."""
-    cache.add(GENERATION_KEY, 0, timeout=None)
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # the key vanished between add and incr, or the cache is down
+    if count(GENERATION_KEY, timeout=None) is None:  # the key vanished, or the cache is down
         cache.set(GENERATION_KEY, 1, timeout=None)
 
 

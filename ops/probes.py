@@ -7,7 +7,6 @@ They are not in the URLconf: this module is the one place that routes them.
 """
 
 import logging
-from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -93,13 +92,6 @@ def check_before_fork() -> str:
             connection.close_pool()
 
 
-def _deadline():
-    # Probes are answered above the request-deadline middleware: this check has its own.
-    if connection.vendor != "postgresql":
-        return nullcontext()
-    return deadlines.deadline(connection.connection, 2.0)
-
-
 def _check_migrations() -> str:
     """Whether this code's migrations are applied: asked of the database until the answer is
     yes (bounded by the connection's timeouts), then never again: applied migrations stay
@@ -110,8 +102,8 @@ def _check_migrations() -> str:
     from django.db.migrations.executor import MigrationExecutor
 
     try:
-        connection.ensure_connection()
-        with _deadline():
+        # Probes are answered above the request-deadline middleware: this check has its own.
+        with deadlines.connected(connection, 2.0):
             executor = MigrationExecutor(connection)
             plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     except DatabaseError:

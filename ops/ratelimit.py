@@ -2,7 +2,7 @@
 
 import time
 
-from django.core.cache import cache
+from ops.cache import count
 
 
 def hit(scope: str, who: str, *, limit: int, window: int) -> bool:
@@ -12,10 +12,5 @@ def hit(scope: str, who: str, *, limit: int, window: int) -> bool:
     defences (moderation, login lock-out in the database) still hold.
     """
     bucket = int(time.time() // window)
-    key = f"ratelimit:{scope}:{who}:{bucket}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        return True
-    return count is None or count <= limit
+    events = count(f"ratelimit:{scope}:{who}:{bucket}", timeout=window + 1)
+    return events is None or events <= limit
