@@ -12,11 +12,13 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.paths import BUILD
 from tests.drill import haproxy as lb
+from tests.drill import kube
 from tests.drill.clock import Clock, Events
 from tests.drill.config import FULL, SHORT, Timings
 from tests.drill.haproxy import Monitor, read_log
@@ -24,7 +26,6 @@ from tests.drill.load import MIX, Load
 from tests.drill.report import plot_timeline, summarize, table, write_report
 from tests.drill.scenarios import SCENARIOS, Drill, Outcome
 from tests.drill.stack import Stack, ensure_images, remove_next_image
-from tests.drill.supervisor import Supervisor
 from tests.drill.verify import verify_writes
 
 PLOT_COLORS = {"orange": "#ff9800", "maroon": "#800000"}
@@ -68,7 +69,6 @@ def run(timings: Timings, out_dir: Path) -> dict:
     stack = Stack(out_dir, clock, events, timings)
     atexit.register(stack.teardown)
     monitor: Monitor | None = None
-    supervisor: Supervisor | None = None
     load: Load | None = None
     outcomes: list[Outcome] = []
     verdicts: dict = {}
@@ -77,13 +77,11 @@ def run(timings: Timings, out_dir: Path) -> dict:
         stack.start(old)
         monitor = Monitor(stack.haproxy, clock)
         monitor.start()
-        supervisor = Supervisor(stack, events)
-        supervisor.start()
         load = Load(stack.haproxy.url, stack.authors, clock, timings.rate)
         load.start()
         window_start = events.add("action", f"load: {timings.rate:g} requests/s")
         time.sleep(timings.warmup)
-        drill = Drill(stack, load, monitor, supervisor, events, clock, timings, old, new, out_dir)
+        drill = Drill(stack, load, monitor, events, clock, timings, old, new, out_dir)
         # Scenario windows are contiguous: every request sent after the load began counts in
         # exactly one scenario (the first one's window includes the warm-up).
         for number, name, scenario in SCENARIOS:
@@ -112,8 +110,6 @@ def run(timings: Timings, out_dir: Path) -> dict:
     finally:
         if load is not None:
             load.stop()
-        if supervisor is not None:
-            supervisor.stop()
         if monitor is not None:
             monitor.stop()
         stack.teardown()
@@ -154,12 +150,11 @@ def run(timings: Timings, out_dir: Path) -> dict:
             },
         },
         "timings": timings.__dict__,
-        "haproxy": {
-            "check_inter_s": lb.CHECK_INTER,
-            "fall": lb.CHECK_FALL,
-            "rise": lb.CHECK_RISE,
-            "timeout_check_s": lb.CHECK_TIMEOUT,
-            "timeout_server_s": lb.SERVER_TIMEOUT,
+        "kubernetes": {
+            **asdict(kube.web()),
+            "endpoint_propagation_s": kube.PROPAGATION_DELAY,
+            "ingress_tries": kube.INGRESS_TRIES,
+            "readiness_detection_bound_s": lb.DETECTION_BOUND,
         },
         "totals": {
             "requests": sum(1 for r in records if r.phase == "load"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -17,44 +16,31 @@ from pathlib import Path
 
 from harness.paths import ROOT
 from harness.servers import free_port, stop_process, wait_for_port
+from tests.drill import kube
 from tests.drill.clock import Clock
-from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS
+
+WATCH_SLACK = 1.0
 
 CONFIG = ROOT / "deploy/local/haproxy-drill.cfg"
 BACKEND = "web"
-# Active health checks of every replica (dynamic servers take no default-server settings).
-CHECK_INTER = 0.5  # seconds between checks
-CHECK_FALL = 2  # failed checks in a row before a replica is DOWN
-CHECK_RISE = 2  # good checks in a row before it is UP again
-# No more requests in flight on a replica than it has threads; the rest wait in HAProxy's
-# queue (`timeout queue`), not in the replica's, so a readiness check never waits behind a
-# backlog and a busy replica is not mistaken for a dead one. A hung replica holds at most this
-# many requests.
-SERVER_MAXCONN = GUNICORN_WORKERS * GUNICORN_THREADS
-# A refused connection on live traffic marks the replica DOWN at once (passive check), so the
-# retries of a request to a replica that just died go elsewhere instead of back to it; the
-# active checks bring it back after `rise` good answers.
-SERVER_ARGS = (
-    f"check inter {int(CHECK_INTER * 1000)}ms fall {CHECK_FALL} rise {CHECK_RISE}"
-    f" maxconn {SERVER_MAXCONN} observe layer4 error-limit 1 on-error mark-down"
-)
+# The longest a replica that stops answering keeps getting new requests: its readiness probe
+# fails `failureThreshold` times (tests/drill/kube.Probe.detection_bound), then the change
+# takes up to the longest propagation delay to reach the proxy, plus a second of timer slack
+# on a shared, busy machine.
+DETECTION_BOUND = kube.web().readiness.detection_bound + kube.PROPAGATION_DELAY[1] + WATCH_SLACK
+SERVER_TIMEOUT = kube.web().proxy_read_timeout
 
 
-def _config_seconds(name: str) -> float:
-    """A `timeout NAME <n>s` value of the configuration file, in seconds."""
-    match = re.search(rf"^\s*timeout {name} (\d+)(ms|s)\s*$", CONFIG.read_text(), re.M)
-    if not match:
-        raise ValueError(f"no 'timeout {name}' in {CONFIG}")
-    value = int(match.group(1))
-    return value / 1000 if match.group(2) == "ms" else float(value)
-
-
-CHECK_TIMEOUT = _config_seconds("check")
-SERVER_TIMEOUT = _config_seconds("server")
-# The longest a replica that stops answering can keep getting new requests: up to one interval
-# until the next check, then `fall` checks that each time out, an interval apart (5.0 s), plus
-# a second of timer slack on a shared, busy machine.
-DETECTION_BOUND = CHECK_INTER + CHECK_FALL * CHECK_TIMEOUT + (CHECK_FALL - 1) * CHECK_INTER + 1.0
+def config_env(port: int, socket_path: Path) -> dict[str, str]:
+    """The environment deploy/local/haproxy-drill.cfg reads its parameters from."""
+    web = kube.web()
+    return {
+        **os.environ,
+        "DRILL_HTTP_PORT": str(port),
+        "DRILL_HAPROXY_SOCKET": str(socket_path),
+        "DRILL_CONNECT_TIMEOUT": f"{int(web.proxy_connect_timeout * 1000)}ms",
+        "DRILL_SERVER_TIMEOUT": f"{int(web.proxy_read_timeout * 1000)}ms",
+    }
 
 
 class HAProxy:
@@ -73,11 +59,7 @@ class HAProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def _env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DRILL_HTTP_PORT": str(self.port),
-            "DRILL_HAPROXY_SOCKET": str(self.socket_path),
-        }
+        return config_env(self.port, self.socket_path)
 
     def check_config(self) -> None:
         subprocess.run(
@@ -122,15 +104,10 @@ class HAProxy:
         return b"".join(chunks).decode()
 
     def add_server(self, name: str, port: int) -> None:
-        """Add a replica as an endpoint that is not ready yet: DOWN until `rise` good checks."""
-        answer = self.cli(f"add server {BACKEND}/{name} 127.0.0.1:{port} {SERVER_ARGS}")
+        """Add a replica's endpoint, not ready: in maintenance until the kubelet says ready."""
+        answer = self.cli(f"add server {BACKEND}/{name} 127.0.0.1:{port}")
         if "New server registered" not in answer:
             raise RuntimeError(f"add server {name}: {answer.strip()}")
-        # One CLI session, so nothing is dispatched between enabling and marking it down.
-        self.cli(
-            f"enable health {BACKEND}/{name}; enable server {BACKEND}/{name}; "
-            f"set server {BACKEND}/{name} health down"
-        )
 
     def set_state(self, name: str, state: str) -> None:
         """ready, drain (no new requests, in-flight ones finish) or maint."""
@@ -155,11 +132,16 @@ class HAProxy:
         """`show stat` rows of the backend's servers, by server name."""
         text = self.cli("show stat").lstrip("# ")
         rows = csv.DictReader(io.StringIO(text))
-        return {
+        servers = {
             row["svname"]: row
             for row in rows
             if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", None)
         }
+        for row in servers.values():
+            # Without health checks a server in rotation reads "no check".
+            if row["status"] == "no check":
+                row["status"] = "UP"
+        return servers
 
 
 @dataclass
@@ -306,9 +288,11 @@ class LogLine:
     termination: str
 
 
-def read_log(path: Path) -> dict[str, LogLine]:
-    """HAProxy's per-request lines (deploy/local/haproxy-drill.cfg log-format), by request id."""
-    lines: dict[str, LogLine] = {}
+def read_log(path: Path) -> dict[str, list[LogLine]]:
+    """HAProxy's per-request lines (deploy/local/haproxy-drill.cfg log-format), every one of
+    them, by request id: the load never sends a request id twice, so a second line for one
+    would be a request sent twice, and is kept to be seen."""
+    lines: dict[str, list[LogLine]] = {}
     if not path.exists():
         return lines
     for raw in path.read_text(errors="replace").splitlines():
@@ -317,7 +301,7 @@ def read_log(path: Path) -> dict[str, LogLine]:
             continue
         try:
             retries = parts[6]
-            lines[parts[1]] = LogLine(
+            line = LogLine(
                 accepted=float(parts[0]),
                 request_id=parts[1],
                 server=parts[2].split("/", 1)[1],
@@ -330,4 +314,5 @@ def read_log(path: Path) -> dict[str, LogLine]:
             )
         except ValueError:
             continue
+        lines.setdefault(line.request_id, []).append(line)
     return lines

@@ -17,7 +17,7 @@ def summarize(
     outcome: Outcome,
     records: list[Record],
     verdicts: dict[int, Verdict],
-    log: dict[str, LogLine],
+    log: dict[str, list[LogLine]],
     machine: dict,
 ) -> dict:
     """The scenario's object in report.json; adds the database checks to its verdict."""
@@ -34,9 +34,16 @@ def summarize(
         )
         outcome.check("no write applied twice", not doubled, doubled[:10])
         outcome.check("no write half-applied", not partial, partial[:10])
-    retried = [
-        r for r in inside if (line := log.get(r.request_id)) is not None and line.retries > 0
-    ]
+    retried = [r for r in inside if any(line.retries for line in log.get(r.request_id, []))]
+    sent_twice = [r.request_id for r in inside if len(log.get(r.request_id, [])) > 1]
+    if outcome.error is None:
+        outcome.check("no request reached the proxy twice", not sent_twice, sent_twice[:10])
+        if outcome.no_retries:
+            outcome.check(
+                "the proxy retried nothing",
+                not retried,
+                [(r.request_id, r.kind, r.server) for r in retried[:10]],
+            )
     return {
         "number": outcome.number,
         "name": outcome.name,

@@ -22,10 +22,13 @@ from tests.drill.config import Timings
 from tests.drill.haproxy import Monitor
 from tests.drill.load import Load, Record
 from tests.drill.stack import Release, Replica, Stack
-from tests.drill.supervisor import Supervisor
 from tests.drill.verify import APPROVED_COMMENTS_SQL, POSTS_SQL
 
 RECOVERY_BOUND = 5.0  # seconds: replicas ready again after PostgreSQL is back (issue 6)
+# The longest a request that needs the database may take when the database cannot answer:
+# REQUEST_DEADLINE (5 s, config/env.py; docs/operations.md "Deadlines") and a second for
+# the proxy and a busy machine.
+DEADLINE_BUDGET = 6.0
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Outcome:
     checks: list[dict] = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     error: str | None = None
+    no_retries: bool = False  # a planned change: not even a retry by the proxy is allowed
 
     def check(self, name: str, passed: bool, detail: object = "") -> bool:
         self.checks.append({"check": name, "passed": bool(passed), "detail": detail})
@@ -52,7 +56,6 @@ class Drill:
     stack: Stack
     load: Load
     monitor: Monitor
-    supervisor: Supervisor
     events: Events
     clock: Clock
     timings: Timings
@@ -90,20 +93,24 @@ def failed(records: list[Record]) -> list[Record]:
 
 # --- 1 ----------------------------------------------------------------------------------------
 def rolling_update(d: Drill, o: Outcome) -> None:
-    """One new replica at a time (maxSurge 1, maxUnavailable 0): start, wait ready and
-    minReadySeconds, then remove an old one's endpoint, preStop wait, SIGTERM."""
+    """One new replica at a time (maxSurge 1, maxUnavailable 0): start, wait until it is in
+    rotation and minReadySeconds, then delete an old pod (endpoint removal and preStop at
+    once, then SIGTERM) and go on with the next new one without waiting for it to exit, as
+    the Deployment controller does."""
     t = d.timings
+    o.no_retries = True
     d.wait(t.settle)
     old = [r for r in d.stack.serving() if r.release == d.old]
     begin = d.events.add(
         "fault", f"rollout {d.old.version} ({d.old.color}) → {d.new.version} ({d.new.color}) begins"
     )
-    retired = []
+    retiring = []
     for victim in old:
         new = d.stack.start_replica(d.new)
         d.stack.register(new)
         d.wait(t.min_ready)
-        retired.append(d.stack.retire(victim))
+        retiring.append(d.stack.retire_in_background(victim))
+    retired = [wait() for wait in retiring]
     end = d.events.add("heal", f"rollout done: only {d.new.version} ({d.new.color}) serves")
     d.wait(t.settle)
     records = d.finish(o)
@@ -145,7 +152,8 @@ def rolling_update(d: Drill, o: Outcome) -> None:
 
 # --- 2 ----------------------------------------------------------------------------------------
 def self_healing(d: Drill, o: Outcome) -> None:
-    """SIGKILL one replica; the supervisor restarts it; HAProxy retries the reads."""
+    """SIGKILL one replica: the kubelet sees it die (not ready; the proxy follows 1-5 s
+    later) and restarts it; the proxy tries the reads it could not deliver elsewhere."""
     t = d.timings
     d.wait(t.settle)
     victim = d.rng.choice(d.stack.serving())
@@ -176,12 +184,12 @@ def self_healing(d: Drill, o: Outcome) -> None:
         serving_again_after_s=_since(served_at, killed),
     )
     o.check(
-        "no failed read (HAProxy retried them elsewhere)",
+        "no failed read (the proxy tried them elsewhere)",
         not [r for r in failed(records) if r.is_read],
         _failures(records, reads=True),
     )
     o.check(
-        "the supervisor restarted it once",
+        "the kubelet restarted it once",
         victim.restarts == restarts + 1,
         victim.restarts - restarts,
     )
@@ -192,6 +200,7 @@ def self_healing(d: Drill, o: Outcome) -> None:
 def scale_down_and_up(d: Drill, o: Outcome) -> None:
     """3 → 1 → 3. Scaling down deletes two pods at once: endpoints removed, preStop, SIGTERM."""
     t = d.timings
+    o.no_retries = True
     d.wait(t.settle)
     serving = d.stack.serving()
     keep, victims = serving[0], serving[1:]
@@ -302,6 +311,7 @@ def postgres_restart(d: Drill, o: Outcome) -> None:
         not unclean,
         _failures(unclean),
     )
+    _check_deadline(o, during)
     o.check(
         "/readyz answered 200 on every replica throughout",
         not any(not_ready.values()),
@@ -322,6 +332,17 @@ def postgres_restart(d: Drill, o: Outcome) -> None:
 
 # Logged-in pages and writes: never from the page cache.
 NEEDS_THE_DATABASE = frozenset({"drafts", "moderate", "create", "publish", "comment", "approve"})
+
+
+def _check_deadline(o: Outcome, records: list[Record]) -> None:
+    """Every answer, failed or not, within the deadline budget: nothing waits forever."""
+    slow = [r for r in records if r.latency_ms > DEADLINE_BUDGET * 1000]
+    o.figures.update(max_ms_during_fault=_round(max((r.latency_ms for r in records), default=0)))
+    o.check(
+        f"every answer within the deadline budget ({DEADLINE_BUDGET:g}s)",
+        not slow,
+        [(r.request_id, r.kind, r.status, round(r.latency_ms)) for r in slow[:10]],
+    )
 
 
 def _anonymous_read(record: Record) -> bool:
@@ -363,11 +384,7 @@ def redis_outage(d: Drill, o: Outcome) -> None:
         p99_ms_during_outage=_round(_percentile([r.latency_ms for r in outage], 99)),
         failed_writes=len([r for r in failed(records) if r.is_write]),
     )
-    o.check(
-        "no failed read",
-        not [r for r in failed(records) if r.is_read],
-        _failures(records, reads=True),
-    )
+    o.check("no failed request, read or write", not failed(records), _failures(records))
     o.check(
         "logged-in authors stayed logged in",
         bool(logged_in) and not logged_out,
@@ -377,68 +394,53 @@ def redis_outage(d: Drill, o: Outcome) -> None:
 
 # --- 6 ----------------------------------------------------------------------------------------
 def hung_replica(d: Drill, o: Outcome) -> None:
-    """SIGSTOP every process of one replica: it still accepts connections but never answers."""
+    """SIGSTOP every process of one replica: it still accepts connections but never answers,
+    not even its probes. Its readiness probe takes it out of rotation; if it stays frozen long
+    enough, its liveness probe has the kubelet restart it."""
     t = d.timings
     d.wait(t.settle)
     victim = d.rng.choice(d.stack.serving())
+    restarts = victim.restarts
+    bound = lb.DETECTION_BOUND
     stopped = d.events.add("fault", f"SIGSTOP {victim.name} (hung)")
     pids = d.stack.freeze(victim)
     try:
-        down = d.wait_for(
-            lambda: (d.monitor.status(victim.name) or "").startswith("DOWN"),
-            timeout=t.hang,
-            step=0.05,
+        out_at = d.wait_for(
+            lambda: d.monitor.first_time(victim.name, _not_up, after=stopped),
+            timeout=bound + 2,
+            step=0.1,
         )
-        down_at = (
-            d.monitor.first_time(victim.name, lambda s: s.startswith("DOWN"), after=stopped)
-            if down
-            else None
-        )
-        if down_at:
-            d.events.add("action", f"HAProxy: {victim.name} DOWN")
-        d.wait(stopped + t.hang - d.clock.now())
+        if out_at:
+            d.events.add("action", f"{victim.name} out of rotation")
+        d.wait(2.0)
     finally:
         d.stack.thaw(pids)
     cont = d.events.add("heal", f"SIGCONT {victim.name}")
-    up_at = d.stack.wait_up(victim, timeout=30)
+    up_at = d.wait_for(lambda: d.monitor.first_time(victim.name, _up, after=cont), 90)
     d.wait(t.settle)
     records = d.finish(o)
-    bound = lb.DETECTION_BOUND + d.monitor.interval
-    before_down = (
-        d.monitor.sessions_between(victim.name, stopped - d.monitor.interval, down_at)
-        if down_at
-        else None
-    )
-    while_down = d.monitor.sessions_between(victim.name, down_at, cont) if down_at else None
+    while_out = d.monitor.sessions_between(victim.name, out_at, cont) if out_at else None
     fails = failed(records)
     o.figures.update(
         victim=victim.name,
-        out_of_rotation_after_s=_round(down_at - stopped if down_at else None),
+        out_of_rotation_after_s=_round(out_at - stopped if out_at else None),
         detection_bound_s=_round(bound),
-        requests_sent_to_it_while_hung_before_down=before_down,
-        requests_sent_to_it_while_down=while_down,
+        requests_sent_to_it_while_hung=d.monitor.sessions_between(
+            victim.name, stopped - d.monitor.interval, out_at or cont
+        ),
+        requests_sent_to_it_while_out=while_out,
+        restarted_by_liveness=victim.restarts - restarts,
         back_in_rotation_after_sigcont_s=_round(up_at - cont if up_at else None),
+        failed_reads_held_by_it=sum(1 for r in fails if r.is_read),
     )
     o.check(
-        f"out of rotation within the health checks' bound ({bound:.2f}s)",
-        down_at is not None and down_at - stopped <= bound,
-        _round(down_at - stopped if down_at else None),
+        f"out of rotation within the readiness probe's bound ({bound:.0f}s)",
+        out_at is not None and out_at - stopped <= bound,
+        _round(out_at - stopped if out_at else None),
     )
-    o.check("no request sent to it while it was DOWN", while_down == 0, while_down)
-    # Only requests the hung replica held can fail, and it holds at most maxconn. Reads it had
-    # not begun to answer are retried elsewhere after HAProxy's server timeout; one it froze
-    # in the middle of sending cannot be, its client gets a truncated answer.
+    o.check("no request sent to it while out of rotation", while_out == 0, while_out)
     stray = [r for r in fails if r.server != victim.name]
-    o.figures.update(failed_reads_held_by_it=sum(1 for r in fails if r.is_read))
-    o.check(
-        f"every failure was a request it held (at most maxconn = {lb.SERVER_MAXCONN})",
-        not stray and len(fails) <= lb.SERVER_MAXCONN,
-        {
-            "failed": len(fails),
-            "sent_to_it_before_down": before_down,
-            "elsewhere": _failures(stray),
-        },
-    )
+    o.check("every failure was a request it held", not stray, _failures(stray))
     o.check(
         "back in rotation after SIGCONT", up_at is not None, _round(up_at - cont if up_at else None)
     )
@@ -572,6 +574,10 @@ def _since(moment: float | None, origin: float) -> float | None:
 
 def _up(status: str) -> bool:
     return status == "UP"
+
+
+def _not_up(status: str) -> bool:
+    return not status.startswith("UP")
 
 
 def _served_by(d: Drill, replica: str, after: float) -> float | None:

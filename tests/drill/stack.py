@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -20,13 +21,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.http import http_get
 from harness.paths import ROOT, project_version
 from harness.podman import RESTRICTED, build_image, env_args, podman
 from harness.servers import PostgresServer, RedisServer, free_port
+from tests.drill import kube
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
 from tests.drill.haproxy import HAProxy
+from tests.drill.kubelet import Kubelet, http_status, pid_alive
 
 IMAGE = "localhost/kubeblog:dev"
 RUN_PREFIX = f"kubeblog-drill-{os.getpid()}"
@@ -122,23 +124,6 @@ def _tree_revision() -> str | None:
     return head.stdout.strip()
 
 
-def http_status(port: int, path: str, timeout: float = 4.0) -> int | None:
-    """Status of GET http://127.0.0.1:port/path, None when nothing answers."""
-    try:
-        return http_get(port, path, {"Host": "localhost"}, timeout)[0]
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (a stopped one is alive)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 @dataclass
 class Replica:
     name: str  # POD_NAME, and the server's name in HAProxy
@@ -151,7 +136,7 @@ class Replica:
     restarts: int = 0
     restarted_at: list[float] = field(default_factory=list)
     registered: bool = False
-    retiring: bool = False  # stopped on purpose: the supervisor leaves it alone
+    retiring: bool = False  # being deleted: the kubelet leaves it alone
     removed: bool = False
 
     def readyz(self, timeout: float = 4.0) -> int | None:
@@ -170,6 +155,7 @@ class Stack:
         # Redis requires a password, as in the deployments; a new one every run.
         self.redis = RedisServer(password=secrets.token_urlsafe(24))
         self.haproxy = HAProxy(out_dir)
+        self.kubelet = Kubelet(self, self.haproxy, events, random.Random(13))
         self.replicas: list[Replica] = []
         self.authors = [(f"author{i}", secrets.token_urlsafe(16)) for i in range(1, 4)]
         self._containers: list[str] = []
@@ -191,7 +177,6 @@ class Stack:
             self.register(replica)
 
     def base_env(self, release: Release) -> dict[str, str]:
-        t = self.timings
         return {
             "DJANGO_SECRET_KEY": SECRET_KEY,
             "DATABASE_URL": self.pg.url,
@@ -206,7 +191,7 @@ class Stack:
             "TRUSTED_PROXY_COUNT": "1",
             # Every comment comes from one address here; the limit is not under test.
             "COMMENT_RATE_LIMIT": "1000000",
-            "GUNICORN_GRACEFUL_TIMEOUT": str(t.graceful_timeout),
+            "GUNICORN_GRACEFUL_TIMEOUT": f"{kube.web().graceful_timeout:g}",
             "GUNICORN_WORKERS": str(GUNICORN_WORKERS),
             "GUNICORN_THREADS": str(GUNICORN_THREADS),
             "LOG_LEVEL": "INFO",
@@ -309,18 +294,16 @@ class Stack:
         pid = podman("inspect", replica.container, "--format", "{{.State.Pid}}").stdout.strip()
         return int(pid or 0)
 
-    def register(self, replica: Replica, timeout: float = 30.0) -> float:
-        """Add the replica to HAProxy (an endpoint appears) and wait until HAProxy sends it
-        traffic; returns the seconds that took."""
+    def register(self, replica: Replica, timeout: float = 60.0) -> float:
+        """The pod joins the Service: its endpoint exists, not ready; the kubelet probes it and
+        the proxy puts it in rotation once ready. Returns the seconds until it was."""
         started = time.monotonic()
         self.haproxy.add_server(replica.name, replica.port)
         replica.registered = True
-        while time.monotonic() - started < timeout:
-            status = self.haproxy.servers().get(replica.name, {}).get("status", "")
-            if status == "UP":
-                return time.monotonic() - started
-            time.sleep(0.1)
-        raise RuntimeError(f"HAProxy never saw {replica.name} UP")
+        self.kubelet.track(replica)
+        if self.wait_up(replica, timeout) is None:
+            raise RuntimeError(f"{replica.name} never came into rotation")
+        return time.monotonic() - started
 
     def wait_up(self, replica: Replica, timeout: float = 30.0) -> float | None:
         """Wait until HAProxy has the replica UP; the drill time when it was, or None."""
@@ -337,33 +320,58 @@ class Stack:
             return [r for r in self.replicas if r.registered and not r.retiring and not r.removed]
 
     def retire(self, replica: Replica) -> dict:
-        """Take a replica away as Kubernetes deletes a pod; returns what happened, when.
+        """Delete a replica's pod as Kubernetes does; returns what happened, when.
 
-        The endpoint is removed first (HAProxy `drain`: no new requests, those in flight
-        finish), the preStop sleep keeps the replica serving meanwhile, then comes SIGTERM
-        and gunicorn's graceful stop.
+        Two things start at once: the endpoint's removal, which reaches the proxy 1-5 s later
+        (tests/drill/kubelet.Endpoints), and the preStop sleep of the Deployment, after which
+        SIGTERM starts gunicorn's graceful stop (SIGKILL after the grace period). Nothing waits
+        for the proxy: if preStop were shorter than the propagation, new requests would reach
+        a replica that no longer accepts them.
         """
         replica.retiring = True
+        self.kubelet.untrack(replica)
         figures: dict = {"replica": replica.name}
-        self.haproxy.set_state(replica.name, "drain")
-        self.events.add("action", f"{replica.name}: endpoint removed (HAProxy drain)")
-        time.sleep(self.timings.prestop)
-        grace = int(self.timings.graceful_timeout + 5)
-        sigterm_at = self.events.add("action", f"{replica.name}: SIGTERM (podman stop -t {grace})")
+        deleted = self.events.add("action", f"{replica.name}: pod deleted")
+        removal = self.kubelet.endpoints.set_ready(replica.name, False)
+        web = kube.web()
+        time.sleep(web.prestop)
+        sigterm_at = self.events.add("action", f"{replica.name}: SIGTERM (after preStop)")
         figures["sigterm_at"] = round(sigterm_at, 3)
-        podman("stop", "--time", str(grace), replica.container, timeout=grace + 60)
+        figures["sigterm_after_deletion_s"] = round(sigterm_at - deleted, 2)
+        self.stop_container(replica, web.grace_period - web.prestop)
         stopped_at = self.clock.now()
         figures["stopped_after_s"] = round(stopped_at - sigterm_at, 2)
+        removal.join(10)
         exit_code = podman(
             "inspect", replica.container, "--format", "{{.State.ExitCode}}"
         ).stdout.strip()
         figures["exit_code"] = int(exit_code) if exit_code.lstrip("-").isdigit() else exit_code
         self.haproxy.del_server(replica.name)
+        self.kubelet.endpoints.forget(replica.name)
         self.events.add("action", f"{replica.name}: exited {exit_code}, endpoint deleted")
         self.save_logs(replica)
         podman("rm", "--force", "--time", "0", replica.container, check=False)
         replica.removed = True
         return figures
+
+    def retire_in_background(self, replica: Replica):
+        """retire() in a thread of its own; returns a function that waits for its figures."""
+        result: list[dict] = []
+
+        def one() -> None:
+            try:
+                result.append(self.retire(replica))
+            except Exception as exc:  # reported as a figure, judged by the scenario
+                result.append({"replica": replica.name, "error": repr(exc)})
+
+        thread = threading.Thread(target=one, name=f"retire-{replica.name}")
+        thread.start()
+
+        def wait() -> dict:
+            thread.join(180)
+            return result[0] if result else {"replica": replica.name, "error": "still retiring"}
+
+        return wait
 
     def retire_many(self, replicas: list[Replica]):
         results: list[dict] = []
@@ -380,6 +388,19 @@ class Stack:
         for thread in threads:
             thread.join(120)
         return sorted(results, key=lambda f: f["replica"])
+
+    def stop_container(self, replica: Replica, grace: float) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds, as the kubelet stops a container."""
+        seconds = max(1, int(grace))
+        podman("stop", "--time", str(seconds), replica.container, timeout=seconds + 60)
+
+    def restart_container(self, replica: Replica) -> None:
+        """The kubelet starts the pod's container again: same name, port and environment."""
+        podman("start", replica.container, check=False)
+        replica.pid = self.container_pid(replica)
+        replica.restarts += 1
+        replica.restarted_at.append(self.clock.now())
+        self.events.add("action", f"kubelet: {replica.name} restarted ({replica.restarts})")
 
     def kill(self, replica: Replica) -> None:
         podman("kill", "--signal", "KILL", replica.container)
@@ -417,6 +438,7 @@ class Stack:
         if self._torn_down:
             return
         self._torn_down = True
+        self.kubelet.stop()  # first: no restarts of what is being removed
         for replica in list(self.replicas):
             if not replica.removed:
                 self.thaw(self.host_pids(replica) if replica.pid else [])

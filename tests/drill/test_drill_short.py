@@ -6,7 +6,6 @@ reused when it was built from this commit, built otherwise (tests/drill/stack.py
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 
 from harness.paths import BUILD, ROOT
 from harness.report import Figures
-from tests.drill.haproxy import CONFIG
+from tests.drill.haproxy import CONFIG, config_env
 from tests.drill.report import table
 
 OUT = BUILD / "drill-short"
@@ -30,11 +29,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # called from tests/dril
 def test_haproxy_configuration_is_valid(tmp_path):
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is not installed (scripts/system-deps.sh drill installs it)")
-    env = {
-        **os.environ,
-        "DRILL_HTTP_PORT": "18080",
-        "DRILL_HAPROXY_SOCKET": str(tmp_path / "admin.sock"),
-    }
+    env = config_env(18080, tmp_path / "admin.sock")
     result = subprocess.run(
         ["haproxy", "-c", "-f", str(CONFIG)], env=env, capture_output=True, text=True
     )
