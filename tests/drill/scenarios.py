@@ -17,8 +17,10 @@ import psycopg
 
 from harness.servers import PG_BIN, PostgresServer
 from tests.drill import haproxy as lb
+from tests.drill import kube
 from tests.drill.clock import Clock, Events
 from tests.drill.config import Timings
+from tests.drill.drain import HeldWrite
 from tests.drill.haproxy import Monitor
 from tests.drill.load import Load, Record
 from tests.drill.stack import Release, Replica, Stack
@@ -105,12 +107,24 @@ def rolling_update(d: Drill, o: Outcome) -> None:
         "fault", f"rollout {d.old.version} ({d.old.color}) → {d.new.version} ({d.new.color}) begins"
     )
     retiring = []
+    held, held_thread = None, None
     for victim in old:
         new = d.stack.start_replica(d.new)
         d.stack.register(new)
         d.wait(t.min_ready)
+        deleted = d.clock.now()
         retiring.append(d.stack.retire_in_background(victim))
+        if held is None and d.load.published:
+            # The first old replica gets a write in flight at SIGTERM (tests/drill/drain.py).
+            held = HeldWrite(victim.port, d.load.published[0])
+            held_thread = held.start(
+                deleted + kube.web().prestop - 1.0,
+                lambda name=victim.name, at=deleted: _event_at(d, f"{name}: SIGTERM", at),
+                d.clock,
+            )
     retired = [wait() for wait in retiring]
+    if held_thread is not None:
+        held_thread.join(60)
     end = d.events.add("heal", f"rollout done: only {d.new.version} ({d.new.color}) serves")
     d.wait(t.settle)
     records = d.finish(o)
@@ -147,6 +161,30 @@ def rolling_update(d: Drill, o: Outcome) -> None:
         "every old replica exited 0",
         all(f.get("exit_code") == 0 for f in retired),
         retired,
+    )
+    _check_held_write(d, o, held, retired[0].get("sigterm_at") if retired else None)
+
+
+def _check_held_write(
+    d: Drill, o: Outcome, held: HeldWrite | None, sigterm_at: float | None
+) -> None:
+    """The write sent half before SIGTERM and half after it was answered and is stored."""
+    stored = None
+    if held is not None and held.status is not None:
+        with psycopg.connect(d.stack.pg.url) as conn:
+            stored = conn.execute(
+                "SELECT count(*) FROM blog_comment WHERE text LIKE %s", (f"%{held.token}%",)
+            ).fetchone()[0]
+    o.figures.update(
+        write_in_flight_at_sigterm={**(held.figures() if held else {}), "stored": stored}
+    )
+    o.check(
+        "a write in flight at SIGTERM was finished by the replica's drain and stored",
+        held is not None
+        and held.status == 302
+        and held.location.startswith("/post/")
+        and stored == 1,
+        o.figures["write_in_flight_at_sigterm"],
     )
 
 
@@ -566,6 +604,11 @@ def _outage_answers(records: list[Record]) -> dict[str, int]:
         else:
             answers["other"] += 1
     return answers
+
+
+def _event_at(d: Drill, label: str, after: float) -> float | None:
+    """When the drill recorded an event whose label begins with `label`, after `after`."""
+    return next((e.t for e in d.events.between(after, 1e9) if e.label.startswith(label)), None)
 
 
 def _since(moment: float | None, origin: float) -> float | None:
