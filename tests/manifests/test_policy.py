@@ -678,6 +678,24 @@ def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs
             assert not through_pooler, f"{container['name']} must reach PostgreSQL directly"
 
 
+def test_direct_database_connections_refuse_a_standby(objs):
+    """A container that reaches PostgreSQL directly (migrations, the first-admin Job) asks
+    for a read-write session, so that after a failover it never writes to the old primary,
+    now a standby: in its DATABASE_URL, or from the settings, which add it when
+    DATABASE_PGBOUNCER is off (config/tests/test_settings.py)."""
+    poolers = {p["metadata"]["name"] for p in of_kind(objs, "Pooler")}
+    for obj, _, container in app_containers(objs):
+        env = effective_env(objs, container)
+        url = env["DATABASE_URL"]
+        if re.match(r"postgres(?:ql)?://[^@]+@([^:/]+):", url).group(1) in poolers:
+            continue
+        settings_add_it = env.get("DATABASE_PGBOUNCER", "false") != "true"
+        assert settings_add_it or "target_session_attrs=read-write" in url, (
+            f"{ident(obj)} container {container['name']}: direct DATABASE_URL without "
+            "target_session_attrs=read-write"
+        )
+
+
 def test_redis_evicts_well_before_its_memory_limit(objs):
     """Redis evicts least recently used keys at maxmemory; the kernel kills the container at
     its memory limit. Fragmentation, client buffers and the process itself need room above
@@ -1065,6 +1083,16 @@ def test_pooler_keepalive_check_would_fail(name, value):
         parameters[name] = value
     with pytest.raises(AssertionError, match="keep"):
         pooler_drops_dead_server_connections(objs)
+
+
+def test_standby_check_would_fail_on_a_direct_url_without_read_write():
+    objs = objects("production")
+    migrate = pod_template(web(objs))["spec"]["initContainers"][0]
+    for var in migrate["env"]:
+        if var["name"] == "DATABASE_URL":
+            var["value"] = var["value"].split("?")[0]
+    with pytest.raises(AssertionError, match="target_session_attrs"):
+        test_direct_database_connections_refuse_a_standby(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
