@@ -140,6 +140,10 @@ def database_from_url(url: str) -> dict:
             options["prepare_threshold"] = None
         else:
             options["options"] = " ".join(f"-c {k}={v}" for k, v in session_timeouts().items())
+            # Straight to PostgreSQL: only a server that takes writes will do, never a standby
+            # (libpq checks after connecting), so no write lands on a demoted primary after a
+            # failover. A URL's own `?target_session_attrs=` wins.
+            options.setdefault("target_session_attrs", "read-write")
     return db
 
 

@@ -104,6 +104,25 @@ def test_pgbouncer_mode_sends_no_startup_options(monkeypatch):
     assert db["DISABLE_SERVER_SIDE_CURSORS"]
     assert db["OPTIONS"]["prepare_threshold"] is None
     assert "options" not in db["OPTIONS"]  # PgBouncer refuses them: role settings instead
+    assert "target_session_attrs" not in db["OPTIONS"]  # the Pooler only reaches the primary
+
+
+def test_direct_connections_write_only_to_a_primary(monkeypatch):
+    """A connection straight to PostgreSQL asks libpq for a read-write session, so after a
+    failover it never writes to a standby (the old primary); a URL may say otherwise, and
+    so may a migration's direct URL behind PgBouncer settings; SQLite gets nothing."""
+    from config.settings.base import database_from_url
+
+    direct = database_from_url("postgres://u:p@db.internal:5432/blog")
+    assert direct["OPTIONS"]["target_session_attrs"] == "read-write"
+    chosen = database_from_url("postgres://u:p@db:5432/blog?target_session_attrs=any")
+    assert chosen["OPTIONS"]["target_session_attrs"] == "any"
+    monkeypatch.setenv("DATABASE_PGBOUNCER", "true")
+    migration = database_from_url(
+        "postgres://u:p@kubeblog-db-rw:5432/blog?target_session_attrs=read-write"
+    )
+    assert migration["OPTIONS"]["target_session_attrs"] == "read-write"
+    assert "target_session_attrs" not in database_from_url("sqlite:///x.db").get("OPTIONS", {})
 
 
 def test_make_migrations_is_clean(db):

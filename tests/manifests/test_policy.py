@@ -109,6 +109,18 @@ PGBOUNCER_DEADLINES = {
     "server_login_retry": 1,
     "tcp_user_timeout": 0.001,
 }
+# PostgreSQL's durability settings (CloudNativePG Cluster) and the values that keep a
+# commit durable, here and on the synchronous standby.
+DURABILITY_PARAMETERS = {
+    "fsync": {"on"},
+    "full_page_writes": {"on"},
+    "synchronous_commit": {"on", "remote_apply"},
+}
+# CloudNativePG's defaults, for a Cluster that leaves them out.
+SMART_SHUTDOWN_DEFAULT, STOP_DELAY_DEFAULT, SWITCHOVER_DELAY_DEFAULT = 180, 1800, 3600
+# PgBouncer's TCP keepalives on its idle server connections: a vanished primary is noticed
+# within this many seconds.
+PGBOUNCER_KEEPALIVE_SECONDS = 30
 # Redis's maxmemory may take at most this share of its container's memory limit.
 REDIS_MAXMEMORY_SHARE = 0.75
 ENDPOINT_PROPAGATION_SECONDS = 5
@@ -666,6 +678,24 @@ def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs
             assert not through_pooler, f"{container['name']} must reach PostgreSQL directly"
 
 
+def test_direct_database_connections_refuse_a_standby(objs):
+    """A container that reaches PostgreSQL directly (migrations, the first-admin Job) asks
+    for a read-write session, so that after a failover it never writes to the old primary,
+    now a standby: in its DATABASE_URL, or from the settings, which add it when
+    DATABASE_PGBOUNCER is off (config/tests/test_settings.py)."""
+    poolers = {p["metadata"]["name"] for p in of_kind(objs, "Pooler")}
+    for obj, _, container in app_containers(objs):
+        env = effective_env(objs, container)
+        url = env["DATABASE_URL"]
+        if re.match(r"postgres(?:ql)?://[^@]+@([^:/]+):", url).group(1) in poolers:
+            continue
+        settings_add_it = env.get("DATABASE_PGBOUNCER", "false") != "true"
+        assert settings_add_it or "target_session_attrs=read-write" in url, (
+            f"{ident(obj)} container {container['name']}: direct DATABASE_URL without "
+            "target_session_attrs=read-write"
+        )
+
+
 def test_redis_evicts_well_before_its_memory_limit(objs):
     """Redis evicts least recently used keys at maxmemory; the kernel kills the container at
     its memory limit. Fragmentation, client buffers and the process itself need room above
@@ -761,11 +791,51 @@ def test_edge_cache_gives_up_after_the_app_and_before_the_ingress():
     edge_cache_gives_up_after_the_app_and_before_the_ingress(objects("all-components"))
 
 
+def database_never_loses_an_acknowledged_write(objs) -> None:
+    """Synchronous quorum replication (any 1 of the 2 standbys, required) and quorum
+    failover: only a standby that has every acknowledged commit may be promoted. The
+    durability parameters are stated and on; the shutdowns are never cut short before the
+    WAL is sent; a switchover, not a restart, updates the primary."""
+    (cluster,) = of_kind(objs, "Cluster")
+    spec = cluster["spec"]
+    assert spec["instances"] == 3, "instances"
+    synchronous = spec["postgresql"]["synchronous"]
+    assert (synchronous["method"], synchronous["number"]) == ("any", 1), "synchronous any 1"
+    assert synchronous.get("dataDurability") == "required", "dataDurability"
+    assert synchronous.get("failoverQuorum") is True, "failoverQuorum"
+    parameters = spec["postgresql"]["parameters"]
+    for name, durable in DURABILITY_PARAMETERS.items():
+        assert parameters.get(name) in durable, f"{name}: {parameters.get(name)}"
+    assert spec["primaryUpdateMethod"] == "switchover", "primaryUpdateMethod"
+    assert spec.get("enablePDB", True) is True, "enablePDB"
+    stop = spec.get("stopDelay", STOP_DELAY_DEFAULT)
+    smart = spec.get("smartShutdownTimeout", SMART_SHUTDOWN_DEFAULT)
+    assert stop - smart >= 15, "stopDelay leaves the fast shutdown under 15 s"
+    switchover = spec.get("switchoverDelay", SWITCHOVER_DELAY_DEFAULT)
+    assert switchover >= SWITCHOVER_DELAY_DEFAULT, "switchoverDelay"
+
+
+def pooler_drops_dead_server_connections(objs) -> None:
+    """Each PgBouncer notices an idle server connection to a vanished primary by itself."""
+    for pooler in of_kind(objs, "Pooler"):
+        parameters = pooler["spec"]["pgbouncer"]["parameters"]
+        keepalive = [float(parameters.get(f"tcp_keep{n}", 0)) for n in ("idle", "intvl", "cnt")]
+        idle, interval, count = keepalive
+        assert all(keepalive), f"{ident(pooler)}: tcp_keepidle, tcp_keepintvl, tcp_keepcnt"
+        assert idle + interval * count <= PGBOUNCER_KEEPALIVE_SECONDS, "keepalives"
+
+
+def test_production_database_never_loses_an_acknowledged_write():
+    objs = objects("production")
+    database_never_loses_an_acknowledged_write(objs)
+    test_pgbouncer_gives_up_before_the_app_does(objs)
+    pooler_drops_dead_server_connections(objs)
+
+
 def test_production_database_is_highly_available():
     objs = objects("production")
     (cluster,) = of_kind(objs, "Cluster")
     assert cluster["spec"]["instances"] == 3
-    assert cluster["spec"]["postgresql"]["synchronous"]["number"] >= 1
     assert cluster["spec"]["affinity"]["podAntiAffinityType"] == "required"
     assert [p["isWALArchiver"] for p in cluster["spec"]["plugins"]] == [True]
     (pooler,) = of_kind(objs, "Pooler")
@@ -964,6 +1034,65 @@ def test_edge_cache_checks_would_fail(old, new, complaint):
     with pytest.raises(AssertionError, match=complaint):
         edge_cache_serves_the_last_copy_while_the_web_pods_fail(objs)
         edge_cache_gives_up_after_the_app_and_before_the_ingress(objs)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "complaint"),
+    [
+        ("instances", 2, "instances"),
+        ("postgresql.synchronous.method", "first", "synchronous any 1"),
+        ("postgresql.synchronous.number", 2, "synchronous any 1"),
+        ("postgresql.synchronous.dataDurability", "preferred", "dataDurability"),
+        ("postgresql.synchronous.dataDurability", None, "dataDurability"),
+        ("postgresql.synchronous.failoverQuorum", False, "failoverQuorum"),
+        ("postgresql.synchronous.failoverQuorum", None, "failoverQuorum"),
+        ("postgresql.parameters.fsync", "off", "fsync: off"),
+        ("postgresql.parameters.synchronous_commit", "local", "synchronous_commit: local"),
+        ("postgresql.parameters.synchronous_commit", "remote_write", "synchronous_commit"),
+        ("postgresql.parameters.full_page_writes", None, "full_page_writes: None"),
+        ("primaryUpdateMethod", "restart", "primaryUpdateMethod"),
+        ("enablePDB", False, "enablePDB"),
+        ("smartShutdownTimeout", 1790, "stopDelay"),
+        ("stopDelay", 20, "stopDelay"),
+        ("switchoverDelay", 60, "switchoverDelay"),
+    ],
+)
+def test_durability_check_would_fail(path, value, complaint):
+    objs = objects("production")
+    (cluster,) = of_kind(objs, "Cluster")
+    *parents, name = path.split(".")
+    node = cluster["spec"]
+    for parent in parents:
+        node = node[parent]
+    if value is None:
+        del node[name]
+    else:
+        node[name] = value
+    with pytest.raises(AssertionError, match=complaint):
+        database_never_loses_an_acknowledged_write(objs)
+
+
+@pytest.mark.parametrize(("name", "value"), [("tcp_keepidle", None), ("tcp_keepcnt", "20")])
+def test_pooler_keepalive_check_would_fail(name, value):
+    objs = objects("production")
+    (pooler,) = of_kind(objs, "Pooler")
+    parameters = pooler["spec"]["pgbouncer"]["parameters"]
+    if value is None:
+        del parameters[name]
+    else:
+        parameters[name] = value
+    with pytest.raises(AssertionError, match="keep"):
+        pooler_drops_dead_server_connections(objs)
+
+
+def test_standby_check_would_fail_on_a_direct_url_without_read_write():
+    objs = objects("production")
+    migrate = pod_template(web(objs))["spec"]["initContainers"][0]
+    for var in migrate["env"]:
+        if var["name"] == "DATABASE_URL":
+            var["value"] = var["value"].split("?")[0]
+    with pytest.raises(AssertionError, match="target_session_attrs"):
+        test_direct_database_connections_refuse_a_standby(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():

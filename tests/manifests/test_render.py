@@ -132,6 +132,26 @@ def test_custom_resources_match_their_schemas(overlay):
         assert checked >= 6
 
 
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"failoverQuorom": True}, "Additional properties"),
+        ({"dataDurabilty": "required"}, "Additional properties"),
+        ({"dataDurability": "strict"}, "is not one of"),
+        ({"failoverQuorum": "true"}, "is not of type 'boolean'"),
+    ],
+)
+def test_cluster_schema_rejects_a_misspelt_synchronous_field(change, complaint):
+    """The Cluster's synchronous stanza is closed: a typo fails here, not at apply time or,
+    applied without validation, by being pruned silently (failover without its quorum)."""
+    cluster = get(objects("production"), "Cluster", "kubeblog-db")
+    schema = CRD["schemas"]["postgresql.cnpg.io/v1 Cluster"]
+    jsonschema.validate(cluster, schema)
+    cluster["spec"]["postgresql"]["synchronous"].update(change)
+    with pytest.raises(jsonschema.ValidationError, match=complaint):
+        jsonschema.validate(cluster, schema)
+
+
 @pytest.mark.parametrize("version", [KUBERNETES_VERSIONS[0], KUBERNETES_VERSIONS[-1]])
 def test_pooler_pod_template_is_a_valid_pod_template(version):
     for pooler in of_kind(objects("production"), "Pooler"):
