@@ -16,8 +16,8 @@ from pathlib import Path
 import psycopg
 
 from harness.servers import PG_BIN, PostgresServer
+from tests.drill import expand, kube
 from tests.drill import haproxy as lb
-from tests.drill import kube
 from tests.drill.clock import Clock, Events
 from tests.drill.config import Timings
 from tests.drill.drain import HeldWrite
@@ -106,6 +106,26 @@ def rolling_update(d: Drill, o: Outcome) -> None:
     begin = d.events.add(
         "fault", f"rollout {d.old.version} ({d.old.color}) → {d.new.version} ({d.new.color}) begins"
     )
+    with psycopg.connect(d.stack.pg.url) as conn:
+        seeded = expand.seed_comments(conn, d.load.published[0])
+        comments = conn.execute("SELECT count(*) FROM blog_comment").fetchone()[0]
+    # The first new pod's migrate init container applies release 2's expand migration while
+    # release 1 serves; the others' find nothing to do (as `migrate_locked` in each pod does).
+    migrate_began = d.events.add("action", f"{d.new.version}: migrate_locked (expand migration)")
+    with LockWaits(d.stack.pg.url) as waits:
+        migrate_log = d.stack.run_once(d.new, "python manage.py migrate_locked")
+    migrated = d.events.add("action", f"{d.new.version}: migrations applied")
+    with psycopg.connect(d.stack.pg.url) as conn:
+        expanded = expand.verify(conn)
+    o.figures.update(
+        expand_migration={
+            "comments_in_table": comments,
+            "seeded": seeded,
+            "took_s": _round(migrated - migrate_began),
+            "longest_lock_wait_s": _round(waits.longest),
+            **expanded,
+        }
+    )
     retiring = []
     held, held_thread = None, None
     for victim in old:
@@ -162,7 +182,50 @@ def rolling_update(d: Drill, o: Outcome) -> None:
         all(f.get("exit_code") == 0 for f in retired),
         retired,
     )
+    o.check(
+        f"release {d.new.version}'s expand migration applied under load "
+        f"(a column, an index built concurrently on {comments} comments)",
+        expanded["ok"] and comments >= expand.SEED_ROWS and "drill_expand" in migrate_log,
+        o.figures["expand_migration"],
+    )
+    o.check(
+        f"no session waited for a lock longer than the app's lock_timeout ({LOCK_TIMEOUT:g}s)",
+        waits.longest < LOCK_TIMEOUT,
+        _round(waits.longest),
+    )
     _check_held_write(d, o, held, retired[0].get("sigterm_at") if retired else None)
+
+
+LOCK_TIMEOUT = 2.0  # DATABASE_LOCK_TIMEOUT's default (config/env.py)
+
+
+class LockWaits:
+    """The longest any session waited for a lock, sampled ten times a second meanwhile."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.longest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lock-waits", daemon=True)
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            for _ in range(6000):  # bounded: ten minutes
+                waited = conn.execute(
+                    "SELECT coalesce(extract(epoch FROM max(now() - state_change)), 0) "
+                    "FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchone()[0]
+                self.longest = max(self.longest, float(waited))
+                if self._stop.wait(0.1):
+                    return
 
 
 def _check_held_write(

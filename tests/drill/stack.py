@@ -24,7 +24,7 @@ from pathlib import Path
 from harness.paths import ROOT, project_version
 from harness.podman import RESTRICTED, build_image, env_args, podman
 from harness.servers import PostgresServer, RedisServer, free_port
-from tests.drill import kube
+from tests.drill import expand, kube
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
 from tests.drill.haproxy import HAProxy
@@ -88,10 +88,14 @@ def ensure_images() -> tuple[Release, Release]:
     new_version = next_version(current)
     new_tag = f"localhost/{RUN_PREFIX}:{new_version}"
     with tempfile.TemporaryDirectory(prefix="kubeblog-drill-build-") as context:
+        # Release 2 carries a real expand migration (tests/drill/expand.py), which its
+        # migrate init container applies while release 1 serves.
+        migration = expand.write_migration(Path(context))
         (Path(context) / "Containerfile").write_text(
             f"FROM {old_id}\n"
             f'LABEL org.opencontainers.image.version="{new_version}"\n'
             f"ENV APP_VERSION={new_version}\n"
+            f"COPY {migration.name} /app/blog/migrations/{migration.name}\n"
         )
         podman("build", "--format", "docker", "-q", "-t", new_tag, context, timeout=300)
     new_id = podman("image", "inspect", new_tag, "--format", "{{.Id}}").stdout.strip()
