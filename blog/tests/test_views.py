@@ -150,7 +150,8 @@ def test_comment_flow_with_moderation(client, author, published_post):
     form = client.get(f"/post/{published_post.pk}/comment/")
     assert b'<label for="id_author_name">' in form.content
     response = client.post(
-        f"/post/{published_post.pk}/comment/", {"author_name": "Reader", "text": "Quixotic **zebra**"}
+        f"/post/{published_post.pk}/comment/",
+        {"author_name": "Reader", "text": "Quixotic **zebra**"},
     )
     assert response.status_code == 302
     comment = Comment.objects.get()
