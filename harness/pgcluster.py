@@ -31,7 +31,8 @@ machine (fault, then wait_for_leader, then a write through PgBouncer until one s
   it does not restart it in place as primary ("Primary crashed. Failing over."): it demotes,
   releases the lock, the sync standby promotes (2.3 s; writes back after 4.7 s) and the old
   primary comes back as a replica by itself. (With the default primary_start_timeout, 300 s,
-  Patroni restarts it in place as primary and nothing fails over: ha.py recover().)
+  measured too: crash recovery in single-user mode, then the same node primary again on a
+  new timeline, and nothing fails over.)
 - freeze (SIGSTOP of the whole node, Patroni included, as a frozen VM): the lock expires.
   Before promoting, the sync standby asks every member's REST API whether it is further
   ahead; the frozen node's kernel accepts the connection and nothing answers, so promotion
