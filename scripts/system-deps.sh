@@ -4,9 +4,9 @@
 set -euo pipefail
 
 declare -A NEED=(
-  [test]="redis-server chromium podman buildah runc debootstrap docker-compose haproxy"
+  [test]="redis-server chromium podman buildah runc debootstrap docker-compose haproxy patroni etcd-server pgbouncer"
   [image]="podman buildah runc debootstrap"
-  [drill]="redis-server podman buildah runc debootstrap haproxy"
+  [drill]="redis-server podman buildah runc debootstrap haproxy patroni etcd-server pgbouncer"
   [bench]="redis-server nginx wrk"
 )
 packages="${NEED[${1:?usage: $0 test|image|drill|bench}]}"
