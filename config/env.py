@@ -118,6 +118,11 @@ VARIABLES: tuple[Variable, ...] = (
         "seconds a request may hold a PostgreSQL connection, even when the server is frozen",
     ),
     Variable(
+        "DATABASE_FAILOVER_WINDOW", float, 5.0,
+        "seconds from the database's first failure during which a read (GET, HEAD) that could "
+        "not reach it is tried once more: a failover or switchover takes seconds; 0 never",
+    ),
+    Variable(
         "DATABASE_PGBOUNCER", bool, False,
         "`true` behind PgBouncer in transaction mode (no server-side cursors; the timeouts "
         "above are set on the role by `migrate_locked`, not per connection)",

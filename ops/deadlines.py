@@ -140,6 +140,12 @@ class PooledConnection(psycopg.Connection):
         return super().execute(query, params, **kwargs)
 
 
+def time_left() -> float | None:
+    """Seconds before the current request's deadline; None outside a request."""
+    deadline = getattr(_request, "deadline", None)
+    return None if deadline is None else deadline - time.monotonic()
+
+
 class RequestDeadlineMiddleware:
     """Give the request's PostgreSQL work a deadline, REQUEST_DEADLINE seconds from its start."""
 

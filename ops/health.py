@@ -37,11 +37,19 @@ class Breaker:
         self._failed = 0
         self._open_until: float | None = None
         self._seen: bool | None = None  # the last report: worked, failed, or none yet
+        self._failing_since: float | None = None  # the first failure since the last success
 
     def reset(self) -> None:
         """Forget everything, as a new process starts."""
         with self._lock:
             self._failed, self._open_until, self._seen = 0, None, None
+            self._failing_since = None
+
+    def failing_for(self) -> float | None:
+        """Seconds since it began failing (its first failure since it last worked), or None
+        while it works."""
+        since = self._failing_since
+        return None if since is None else time.monotonic() - since
 
     @property
     def state(self) -> str:
@@ -70,6 +78,7 @@ class Breaker:
         with self._lock:
             was_open = self._open_until is not None
             self._failed, self._open_until, self._seen = 0, None, True
+            self._failing_since = None
         if was_open:
             _changed(self.name, "closed")
             logger.warning("%s works again: circuit closed", self.name)
@@ -78,6 +87,8 @@ class Breaker:
         with self._lock:
             self._failed += 1
             self._seen = False
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
             opens = self._failed >= self.failures
             if opens:
                 self._open_until = time.monotonic() + self.open_seconds

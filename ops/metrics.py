@@ -32,6 +32,11 @@ LATENCY = Histogram(
 DB_ERRORS = Counter(
     "kubeblog_db_errors_total", "Requests or probes that failed to reach PostgreSQL."
 )
+DB_READ_RETRIES = Counter(
+    "kubeblog_db_read_retries_total",
+    "Reads tried a second time after the database failed them (ops.failover), by result.",
+    ["result"],
+)
 DB_DEADLINES = Counter(
     "kubeblog_db_deadline_exceeded_total",
     "PostgreSQL connections shut down because a request or a health check held them past "

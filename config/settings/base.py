@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "ops.middleware.RequestContextMiddleware",
     # Every request's PostgreSQL work gets a deadline, even against a frozen server.
     "ops.deadlines.RequestDeadlineMiddleware",
+    # A read that met a failover of PostgreSQL is tried once more (never a write).
+    "ops.failover.ReadRetryMiddleware",
     # Stored anonymous pages are answered here, before the middleware below runs again.
     "ops.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -159,6 +161,8 @@ def session_timeouts() -> dict[str, str]:
 
 
 REQUEST_DEADLINE = env("REQUEST_DEADLINE")
+DATABASE_POOL_TIMEOUT = env("DATABASE_POOL_TIMEOUT")
+DATABASE_FAILOVER_WINDOW = env("DATABASE_FAILOVER_WINDOW")
 
 
 # --- cache and sessions -----------------------------------------------------------------------

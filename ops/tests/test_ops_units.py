@@ -1,5 +1,6 @@
 import json
 import logging
+import time
 
 import pytest
 from django.test import RequestFactory
@@ -191,3 +192,17 @@ def test_the_sites_own_secret_key_never_reaches_a_log_line(settings):
     )
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "failed with key ***"
+
+
+def test_a_breaker_knows_how_long_its_dependency_has_been_failing():
+    from ops import health
+
+    breaker = health.Breaker("database", failures=1, open_seconds=2.0)
+    assert breaker.failing_for() is None
+    breaker.failed()
+    first = breaker.failing_for()
+    time.sleep(0.05)
+    breaker.failed()  # a second failure does not restart the count
+    assert first is not None and breaker.failing_for() >= first + 0.05
+    breaker.succeeded()
+    assert breaker.failing_for() is None
