@@ -314,13 +314,22 @@ class PostgresCluster:
             f"dbname={DATABASE} user=postgres\n\n[pgbouncer]\n"
             + "".join(f"{key} = {value}\n" for key, value in settings.items())
         )
-        self.pgbouncer = self._spawn(["pgbouncer", str(ini)], self.root / "pgbouncer.log")
-        wait_for_port(self.pgbouncer_port, 10)
+        self.start_pooler()
 
         self.wait_for_leader(timeout=90)
         self.wait_for(lambda: self.sync_standby() is not None, 60, "a sync standby")
         self.wait_for(lambda: self._writable(self.url), 30, "writes through PgBouncer")
         return self
+
+    def start_pooler(self) -> None:
+        """Start PgBouncer (again) with the configuration start() wrote."""
+        ini = self.root / "pgbouncer.ini"
+        self.pgbouncer = self._spawn(["pgbouncer", str(ini)], self.root / "pgbouncer.log")
+        wait_for_port(self.pgbouncer_port, 10)
+
+    def stop_pooler(self) -> None:
+        """SIGKILL PgBouncer: the database is unreachable for every client at once."""
+        stop_process(self.pgbouncer, sig=signal.SIGKILL)
 
     def destroy(self) -> None:
         """Stop every process started here (by PID) and remove the temporary directory."""

@@ -27,10 +27,12 @@ from tests.drill.stack import Release, Replica, Stack
 from tests.drill.verify import APPROVED_COMMENTS_SQL, POSTS_SQL
 
 RECOVERY_BOUND = 5.0  # seconds: replicas ready again after PostgreSQL is back (issue 6)
-# The longest a request that needs the database may take when the database cannot answer:
-# REQUEST_DEADLINE (5 s, config/env.py; docs/operations.md "Deadlines") and a second for
-# the proxy and a busy machine.
-DEADLINE_BUDGET = 6.0
+# The longest a request may hold a replica's thread, whatever the database does:
+# REQUEST_DEADLINE (5 s, config/env.py; docs/operations.md "Deadlines"), plus the watchdog's
+# 0.1 s period and a busy machine's slack. Time spent before a thread was free (requests
+# queue inside a replica whose threads all wait) is not the app's deadline; it is bounded by
+# the proxy's read timeout (60 s), and reported.
+DEADLINE_BUDGET = 5.5
 
 
 @dataclass
@@ -106,16 +108,18 @@ def rolling_update(d: Drill, o: Outcome) -> None:
     begin = d.events.add(
         "fault", f"rollout {d.old.version} ({d.old.color}) → {d.new.version} ({d.new.color}) begins"
     )
-    with psycopg.connect(d.stack.pg.url) as conn:
+    with psycopg.connect(d.stack.pg.direct_url) as conn:
         seeded = expand.seed_comments(conn, d.load.published[0])
         comments = conn.execute("SELECT count(*) FROM blog_comment").fetchone()[0]
     # The first new pod's migrate init container applies release 2's expand migration while
     # release 1 serves; the others' find nothing to do (as `migrate_locked` in each pod does).
     migrate_began = d.events.add("action", f"{d.new.version}: migrate_locked (expand migration)")
-    with LockWaits(d.stack.pg.url) as waits:
-        migrate_log = d.stack.run_once(d.new, "python manage.py migrate_locked")
+    with LockWaits(d.stack.pg.direct_url) as waits:
+        migrate_log = d.stack.run_once(
+            d.new, "python manage.py migrate_locked", env=d.stack.init_env(d.new)
+        )
     migrated = d.events.add("action", f"{d.new.version}: migrations applied")
-    with psycopg.connect(d.stack.pg.url) as conn:
+    with psycopg.connect(d.stack.pg.direct_url) as conn:
         expanded = expand.verify(conn)
     o.figures.update(
         expand_migration={
@@ -234,7 +238,7 @@ def _check_held_write(
     """The write sent half before SIGTERM and half after it was answered and is stored."""
     stored = None
     if held is not None and held.status is not None:
-        with psycopg.connect(d.stack.pg.url) as conn:
+        with psycopg.connect(d.stack.pg.direct_url) as conn:
             stored = conn.execute(
                 "SELECT count(*) FROM blog_comment WHERE text LIKE %s", (f"%{held.token}%",)
             ).fetchone()[0]
@@ -364,22 +368,23 @@ class ReadinessWatch:
         return next((t for t, s in self.seen[name] if t >= after and s == status), None)
 
 
-def postgres_restart(d: Drill, o: Outcome) -> None:
-    """Stop PostgreSQL (pg_ctl -m fast), start it again. Readers of a page already served
-    keep reading it (a stale copy when it cannot be made again), everything else that needs
-    the database answers a clean 503 with Retry-After, every replica stays ready, and all
-    recovers by itself."""
+def database_unreachable(d: Drill, o: Outcome) -> None:
+    """The database cannot be reached: PgBouncer, every replica's way to PostgreSQL, is
+    killed (SIGKILL) and started again after a while. Readers of a page already served keep
+    reading it (a stale copy when it cannot be made again), everything else that needs the
+    database answers a clean 503 with Retry-After in bounded time, every replica stays ready,
+    and all recovers by itself."""
     t = d.timings
     d.wait(t.settle)
     replicas = d.stack.serving()
     pids = {r.name: (r.pid, r.restarts) for r in replicas}
     with ReadinessWatch(replicas, d.clock) as watch:
         d.wait(0.5)
-        down = d.events.add("fault", "PostgreSQL stopped (pg_ctl stop -m fast)")
-        d.stack.pg.stop("fast")
+        down = d.events.add("fault", "database unreachable: PgBouncer killed (SIGKILL)")
+        d.stack.pg.stop_pooler()
         d.wait(t.pg_down)
-        d.stack.pg.start()
-        back = d.events.add("heal", "PostgreSQL started again")
+        d.stack.pg.start_pooler()
+        back = d.events.add("heal", "PgBouncer started again")
         fresh = d.wait_for(lambda: _served_fresh(d, after=back), timeout=30)
     d.wait(t.settle)
     records = d.finish(o)
@@ -394,7 +399,7 @@ def postgres_restart(d: Drill, o: Outcome) -> None:
         for r in replicas
     }
     o.figures.update(
-        postgres_down_s=_round(back - down),
+        database_unreachable_s=_round(back - down),
         fresh_pages_after_s=_round(fresh - back if fresh else None),
         reads_of_pages_served_before=len(known_reads),
         of_them_stale=sum(r.stale for r in known_reads),
@@ -412,7 +417,7 @@ def postgres_restart(d: Drill, o: Outcome) -> None:
         not unclean,
         _failures(unclean),
     )
-    _check_deadline(o, during)
+    _check_deadline(d, o, during)
     o.check(
         "/readyz answered 200 on every replica throughout",
         not any(not_ready.values()),
@@ -435,15 +440,23 @@ def postgres_restart(d: Drill, o: Outcome) -> None:
 NEEDS_THE_DATABASE = frozenset({"drafts", "moderate", "create", "publish", "comment", "approve"})
 
 
-def _check_deadline(o: Outcome, records: list[Record]) -> None:
-    """Every answer, failed or not, within the deadline budget: nothing waits forever."""
-    slow = [r for r in records if r.latency_ms > DEADLINE_BUDGET * 1000]
-    o.figures.update(max_ms_during_fault=_round(max((r.latency_ms for r in records), default=0)))
-    o.check(
-        f"every answer within the deadline budget ({DEADLINE_BUDGET:g}s)",
-        not slow,
-        [(r.request_id, r.kind, r.status, round(r.latency_ms)) for r in slow[:10]],
+def _check_deadline(d: Drill, o: Outcome, records: list[Record]) -> None:
+    """No request held a replica's thread past the deadline budget, and every one was
+    answered: nothing waits forever."""
+    in_app = d.stack.time_in_app()
+    held = {r.request_id: in_app[r.request_id] for r in records if r.request_id in in_app}
+    slow = {rid: round(s, 2) for rid, s in held.items() if s > DEADLINE_BUDGET}
+    unanswered = [r.request_id for r in records if r.status is None]
+    o.figures.update(
+        max_s_in_a_replica=_round(max(held.values(), default=0)),
+        max_s_at_the_client=_round(max((r.latency_ms for r in records), default=0) / 1000),
     )
+    o.check(
+        f"no request held a replica's thread over {DEADLINE_BUDGET:g}s (REQUEST_DEADLINE)",
+        not slow and len(held) >= len(records) // 2,
+        {"slow": dict(list(slow.items())[:10]), "found_in_logs": len(held), "of": len(records)},
+    )
+    o.check("every request was answered", not unanswered, unanswered[:10])
 
 
 def _anonymous_read(record: Record) -> bool:
@@ -555,7 +568,7 @@ def backup_and_restore(d: Drill, o: Outcome) -> None:
     d.wait(t.settle)
     dump = d.out_dir / "backup.dump"
     began = d.events.add("action", "pg_dump under load")
-    with psycopg.connect(d.stack.pg.url) as conn:
+    with psycopg.connect(d.stack.pg.direct_url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         snapshot_at = d.clock.now()
@@ -563,7 +576,7 @@ def backup_and_restore(d: Drill, o: Outcome) -> None:
         expected_comments = conn.execute(APPROVED_COMMENTS_SQL).fetchall()
         subprocess.run(
             [str(PG_BIN / "pg_dump"), "--format=custom", f"--snapshot={snapshot}", f"--file={dump}",
-             f"--dbname={d.stack.pg.url}"],
+             f"--dbname={d.stack.pg.direct_url}"],
             check=True, capture_output=True, timeout=300,
         )  # fmt: skip
         conn.rollback()
@@ -584,7 +597,7 @@ def backup_and_restore(d: Drill, o: Outcome) -> None:
         migrate = d.stack.run_once(
             d.new,
             "python manage.py migrate_locked",
-            env={**d.stack.base_env(d.new), "DATABASE_URL": restored.url},
+            env={**d.stack.init_env(d.new), "DATABASE_URL": restored.url},
         )
         d.events.add("action", "restored into a fresh PostgreSQL and compared")
     finally:
@@ -630,17 +643,6 @@ def backup_and_restore(d: Drill, o: Outcome) -> None:
         migrate.strip()[-300:],
     )
     o.check("no failed request while dumping", not failed(records), _failures(records))
-
-
-SCENARIOS = [
-    (1, "rolling update", rolling_update),
-    (2, "self-healing (SIGKILL)", self_healing),
-    (3, "scale 3 → 1 → 3", scale_down_and_up),
-    (4, "PostgreSQL restart", postgres_restart),
-    (5, "Redis killed", redis_outage),
-    (6, "hung replica (SIGSTOP)", hung_replica),
-    (7, "backup and restore", backup_and_restore),
-]
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Containers are named `kubeblog-drill-<drill pid>-<replica>` and removed by those
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import secrets
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.paths import ROOT, project_version
+from harness.pgcluster import PostgresCluster
 from harness.podman import RESTRICTED, build_image, env_args, podman
-from harness.servers import PostgresServer, RedisServer, free_port
+from harness.servers import RedisServer, free_port
 from tests.drill import expand, kube
 from tests.drill.clock import Clock, Events
 from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
@@ -155,7 +157,8 @@ class Stack:
         self.clock = clock
         self.events = events
         self.timings = timings
-        self.pg = PostgresServer()
+        # Durable, replicated, failing over: three Patroni nodes behind HAProxy and PgBouncer.
+        self.pg = PostgresCluster()
         # Redis requires a password, as in the deployments; a new one every run.
         self.redis = RedisServer(password=secrets.token_urlsafe(24))
         self.haproxy = HAProxy(out_dir)
@@ -172,7 +175,11 @@ class Stack:
     def start(self, release: Release) -> None:
         self.pg.start()
         self.redis.start()
-        self.events.add("action", f"PostgreSQL on :{self.pg.port}, Redis on :{self.redis.port}")
+        self.events.add(
+            "action",
+            f"PostgreSQL: leader {self.pg.leader()}, sync standby {self.pg.sync_standby()}, "
+            f"PgBouncer on :{self.pg.pgbouncer_port}; Redis on :{self.redis.port}",
+        )
         self.migrate(release)
         self.haproxy.start()
         self.events.add("action", f"HAProxy on :{self.haproxy.port}")
@@ -183,7 +190,9 @@ class Stack:
     def base_env(self, release: Release) -> dict[str, str]:
         return {
             "DJANGO_SECRET_KEY": SECRET_KEY,
+            # Through PgBouncer in transaction mode, as the Pooler in production.
             "DATABASE_URL": self.pg.url,
+            "DATABASE_PGBOUNCER": "true",
             "REDIS_URL": self.redis.url,  # carries the password
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "APP_VERSION": release.version,
@@ -201,9 +210,18 @@ class Stack:
             "LOG_LEVEL": "INFO",
         }
 
+    def init_env(self, release: Release) -> dict[str, str]:
+        """The migrate init container's: straight to the primary, not through PgBouncer
+        (migrate_locked holds a session-level advisory lock)."""
+        return {
+            **self.base_env(release),
+            "DATABASE_URL": self.pg.direct_url,
+            "DATABASE_PGBOUNCER": "false",
+        }
+
     def migrate(self, release: Release) -> None:
         """migrate_locked, then the authors, in a one-off container (the init container)."""
-        env = self.base_env(release)
+        env = self.init_env(release)
         env["DRILL_AUTHORS"] = ",".join(f"{u}:{p}" for u, p in self.authors)
         setup = (
             "import os\n"
@@ -432,6 +450,21 @@ class Stack:
     def logs(self, replica: Replica) -> str:
         result = podman("logs", replica.container, check=False)
         return result.stdout + result.stderr
+
+    def time_in_app(self) -> dict[str, float]:
+        """Seconds each request spent in a replica (gunicorn's access log), by request id, from
+        every replica that ever ran: those still running, and the saved logs of the others."""
+        texts = [self.logs(r) for r in self.replicas if not r.removed]
+        texts += [p.read_text(errors="replace") for p in (self.out_dir / "logs").glob("*.log")]
+        durations: dict[str, float] = {}
+        for text in texts:
+            for line in text.splitlines():
+                if '"gunicorn.access"' not in line:
+                    continue
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    entry = json.loads(line)
+                    durations[entry["request_id"]] = entry["duration_ms"] / 1000
+        return durations
 
     def save_logs(self, replica: Replica) -> None:
         with contextlib.suppress(Exception):
