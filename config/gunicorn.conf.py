@@ -56,10 +56,10 @@ def when_ready(server):
         from ops import master
 
         master.serve(server, METRICS_PORT)
-        server.log.info("metrics and liveness (/healthz) on port %s", METRICS_PORT)
-    from ops.probes import check_before_fork
+        server.log.info("metrics and the probes (/healthz, /readyz) on port %s", METRICS_PORT)
+    from ops.probes import check_migrations_and_close
 
-    server.log.info("migrations before the workers start: %s", check_before_fork())
+    server.log.info("migrations before the workers start: %s", check_migrations_and_close())
 
 
 def post_fork(server, worker):

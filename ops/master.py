@@ -1,10 +1,18 @@
 """What the gunicorn master serves on METRICS_PORT, beside the workers: every worker's metrics
-added up (/metrics) and liveness (/healthz).
+added up (/metrics), liveness (/healthz) and readiness (/readyz), for the kubelet.
 
-Liveness is answered here, by a thread of the master, so that requests hung in every worker
-thread can never starve it, and a hung dependency never makes the kubelet restart a replica
-that is not broken. The master is alive while it supervises workers; gunicorn itself
-replaces a worker whose main loop stops checking in (GUNICORN_TIMEOUT).
+Both probes are answered here, by a thread of the master, so that requests waiting in every
+worker thread can never starve them. Requests wait together when a dependency every replica
+shares is slow or failing over (the drill saw two of three replicas leave the Service during
+a PostgreSQL failover, their probes queued behind requests each waiting up to its deadline):
+a probe in the request threads would take every replica out at once, the very thing readiness
+must never do. No request waits past REQUEST_DEADLINE, so busy threads are not stuck ones.
+
+- Alive: the master supervises workers; gunicorn itself replaces a worker whose main loop
+  stops checking in (GUNICORN_TIMEOUT).
+- Ready: listening (not after SIGTERM), with workers, and this code's migrations seen applied
+  (ops.probes). The app port's /readyz says the same for people, with what each worker saw of
+  the database and the cache.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -25,6 +35,9 @@ class _Handler(BaseHTTPRequestHandler):
             workers = len(self.server.arbiter.WORKERS)
             body = json.dumps({"status": "ok" if workers else "no workers", "workers": workers})
             self._answer(200 if workers else 503, "application/json", body.encode())
+        elif path == "/readyz":
+            ready, body = readiness(self.server.arbiter)
+            self._answer(200 if ready else 503, "application/json", json.dumps(body).encode())
         elif path in ("/", "/metrics"):
             self._answer(200, CONTENT_TYPE_LATEST, generate_latest(self.server.registry))
         else:
@@ -46,6 +59,19 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # probes and scrapes every few seconds: not worth a log line each
 
 
+def readiness(arbiter) -> tuple[bool, dict]:
+    """Whether this replica should get requests: its own state only, never a dependency's."""
+    from ops.probes import check_migrations_and_close
+
+    if not arbiter.LISTENERS:
+        return False, {"status": "stopping"}  # SIGTERM: gunicorn closed its sockets
+    workers = len(arbiter.WORKERS)
+    migrations = check_migrations_and_close()  # asks the database only until applied
+    ready = workers > 0 and migrations == "ok"
+    status = "ok" if ready else "starting"
+    return ready, {"status": status, "workers": workers, "migrations": migrations}
+
+
 class _OpsServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -57,7 +83,7 @@ class _OpsServer(ThreadingHTTPServer):
 
 
 def serve(arbiter, port: int) -> _OpsServer:
-    """Start answering /metrics and /healthz on `port`, in a thread of the gunicorn master."""
+    """Start answering /metrics, /healthz and /readyz on `port`, in a thread of the master."""
     server = _OpsServer(port, arbiter)
     threading.Thread(target=server.serve_forever, name="ops-port", daemon=True).start()
     return server

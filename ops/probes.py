@@ -7,6 +7,7 @@ They are not in the URLconf: this module is the one place that routes them.
 """
 
 import logging
+import threading
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -18,6 +19,7 @@ from ops import deadlines, health
 logger = logging.getLogger(__name__)
 
 _migrations_applied = False
+_checking = threading.Lock()
 
 
 @require_safe
@@ -80,16 +82,20 @@ class NotReadyIsRoutine(logging.Filter):
         )
 
 
-def check_before_fork() -> str:
-    """Check the migrations in the gunicorn master before it forks its workers, so that
-    every worker is born knowing (one forked later, during an outage, too). Closes what it
-    opened: no worker may inherit a connection or a pool."""
-    try:
-        return _check_migrations()
-    finally:
-        connection.close()
-        if connection.vendor == "postgresql":
-            connection.close_pool()
+def check_migrations_and_close() -> str:
+    """Check the migrations in the gunicorn master: before it forks its workers, so that
+    every worker is born knowing (one forked later, during an outage, too), and for the
+    readiness probe (ops.master) until they are applied. Closes what it opened: no worker
+    may inherit a connection or a pool."""
+    if _migrations_applied:
+        return "ok"
+    with _checking:  # one check at a time: the probes' threads share the pool they close
+        try:
+            return _check_migrations()
+        finally:
+            connection.close()
+            if connection.vendor == "postgresql":
+                connection.close_pool()
 
 
 def _check_migrations() -> str:

@@ -139,8 +139,11 @@ def test_sigterm_answers_the_request_in_flight_serves_nothing_new_and_exits_0(pg
         server.wait_for_log(
             lambda lines: any(line["message"] == "slow request started" for line in lines)
         )
+        ready_before = _master_readyz(server)
         signalled = time.monotonic()
         server.terminate()
+        time.sleep(0.2)
+        ready_after = _master_readyz(server)  # the master still answers while it drains
         # Each worker notices the signal within a second (its event loop wakes up at least
         # once a second); from then on nothing new is served.
         refused_after = None
@@ -161,9 +164,17 @@ def test_sigterm_answers_the_request_in_flight_serves_nothing_new_and_exits_0(pg
         f"{stopped_after:.2f} s (the request in flight took 2.5 s)"
     )
     assert refused_after is not None
+    assert ready_before == (200, "ok")
+    assert ready_after == (503, "stopping")
     assert slow["r"].status_code == 200 and slow["r"].text == "slept 2500 ms"
     assert exit_code == 0
     assert stopped_after < 10
+
+
+def _master_readyz(server) -> tuple[int, str]:
+    """The readiness probe's answer, from the gunicorn master's port: (status, its status)."""
+    answer = requests.get(f"http://127.0.0.1:{server.metrics_port}/readyz", timeout=5)
+    return answer.status_code, answer.json()["status"]
 
 
 def _access(lines: list[dict]) -> list[dict]:
@@ -185,7 +196,7 @@ def _requests_for(app, view: str) -> float:
     )
 
 
-def test_liveness_answers_while_every_request_thread_is_busy(pg_server):
+def test_the_probes_answer_while_every_request_thread_is_busy(pg_server):
     env = production_env(
         pg_server.url,
         DJANGO_SETTINGS_MODULE="harness.slow_settings",
@@ -204,10 +215,13 @@ def test_liveness_answers_while_every_request_thread_is_busy(pg_server):
         )
         started = time.monotonic()
         live = requests.get(f"http://127.0.0.1:{server.metrics_port}/healthz", timeout=5)
+        ready = requests.get(f"http://127.0.0.1:{server.metrics_port}/readyz", timeout=5)
         took = time.monotonic() - started
         for thread in busy:
             thread.join(15)
-    print(f"liveness answered in {took * 1000:.0f} ms with every request thread busy")
+    print(f"liveness and readiness answered in {took * 1000:.0f} ms, every request thread busy")
     assert live.status_code == 200
     assert live.json() == {"status": "ok", "workers": 2}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "workers": 2, "migrations": "ok"}
     assert took < 1

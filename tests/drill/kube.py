@@ -33,6 +33,8 @@ RESTART_BACKOFF = (10.0, 300.0)
 
 @dataclass(frozen=True)
 class Probe:
+    path: str
+    port: str  # the container port's name: "http" or "metrics"
     period: float
     timeout: float
     failure_threshold: int
@@ -52,6 +54,7 @@ class Probe:
 
 @dataclass(frozen=True)
 class Web:
+    startup: Probe
     readiness: Probe
     liveness: Probe
     prestop: float
@@ -64,6 +67,8 @@ class Web:
 
 def _probe(spec: dict) -> Probe:
     return Probe(
+        path=spec["httpGet"]["path"],
+        port=spec["httpGet"]["port"],
         period=float(spec.get("periodSeconds", 10)),
         timeout=float(spec.get("timeoutSeconds", 1)),
         failure_threshold=int(spec.get("failureThreshold", 3)),
@@ -83,6 +88,7 @@ def web() -> Web:
     )
     annotations = yaml.safe_load((BASE / "ingress.yaml").read_text())["metadata"]["annotations"]
     return Web(
+        startup=_probe(container["startupProbe"]),
         readiness=_probe(container["readinessProbe"]),
         liveness=_probe(container["livenessProbe"]),
         prestop=float(container["lifecycle"]["preStop"]["sleep"]["seconds"]),

@@ -23,7 +23,6 @@ from harness.http import http_get
 from tests.drill import kube
 from tests.drill.clock import Events
 
-STARTUP_PERIOD = 2.0  # the Deployment's startupProbe periodSeconds (tests/drill/kube reads it)
 WATCH_EVERY = 0.2  # seconds between looks at whether a container is still running
 
 
@@ -35,8 +34,9 @@ def http_status(port: int, path: str, timeout: float = 4.0) -> int | None:
         return None
 
 
-def probe_ok(port: int, path: str, timeout: float) -> bool:
-    status = http_status(port, path, timeout)
+def probe_ok(replica, probe: kube.Probe) -> bool:
+    """The probe as the kubelet sends it, to the container port it names."""
+    status = http_status(replica.port_named(probe.port), probe.path, probe.timeout)
     return status is not None and 200 <= status < 400  # what the kubelet counts as success
 
 
@@ -124,14 +124,14 @@ class Pod:
                 self._restart("died")
                 return
             if not started:
-                started = probe_ok(replica.metrics_port, "/healthz", web.liveness.timeout)
+                started = probe_ok(replica, web.startup)
                 if not started:
-                    self.stop.wait(STARTUP_PERIOD)
+                    self.stop.wait(web.startup.period)
                     continue
                 next_ready = next_live = time.monotonic()
             if now >= next_ready:
                 next_ready = now + web.readiness.period
-                if probe_ok(replica.port, "/readyz", web.readiness.timeout):
+                if probe_ok(replica, web.readiness):
                     ready_ok, ready_bad = ready_ok + 1, 0
                     if ready_ok >= web.readiness.success_threshold:
                         self._set_ready(True)
@@ -141,7 +141,7 @@ class Pod:
                         self._set_ready(False)
             if now >= next_live:
                 next_live = now + web.liveness.period
-                if probe_ok(replica.metrics_port, "/healthz", web.liveness.timeout):
+                if probe_ok(replica, web.liveness):
                     live_bad = 0
                 else:
                     live_bad += 1

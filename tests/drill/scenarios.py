@@ -334,7 +334,7 @@ def scale_down_and_up(d: Drill, o: Outcome) -> None:
 
 # --- 4 ----------------------------------------------------------------------------------------
 class ReadinessWatch:
-    """Each replica's /readyz, straight from its port, five times a second."""
+    """Each replica's readiness probe, straight from its port, five times a second."""
 
     def __init__(self, replicas: list[Replica], clock: Clock) -> None:
         self.clock = clock

@@ -146,7 +146,13 @@ class Replica:
     removed: bool = False
 
     def readyz(self, timeout: float = 4.0) -> int | None:
-        return http_status(self.port, "/readyz", timeout)
+        """The status of the Deployment's readiness probe, sent to the port it names."""
+        probe = kube.web().readiness
+        return http_status(self.port_named(probe.port), probe.path, timeout)
+
+    def port_named(self, name: str) -> int:
+        """The container port the manifests call `name`."""
+        return {"http": self.port, "metrics": self.metrics_port}[name]
 
 
 class Stack:
@@ -483,6 +489,8 @@ class Stack:
         for name in self._containers:
             with contextlib.suppress(Exception):
                 podman("rm", "--force", "--time", "0", name, check=False, timeout=60)
+        with contextlib.suppress(Exception):
+            self.pg.save_logs(self.out_dir / "logs")
         for stop in (self.haproxy.stop, self.redis.destroy, self.pg.destroy):
             with contextlib.suppress(Exception):
                 stop()

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from config.env import DECLARED, VARIABLES
-from ops.probes import PROBES
+from ops.master import PATHS as MASTER_PATHS
 from tests.manifests.render import (
     DOCS,
     K8S,
@@ -636,11 +636,9 @@ def test_real_secret_files_are_ignored_by_git():
 
 
 def test_probes_reach_what_answers_them(objs):
-    """Liveness, and the startup probe that gates it, go to the metrics port, where the
-    gunicorn master answers /healthz outside the request threads (ops/master.py), so hung
-    requests can never starve it. Readiness goes to the app port, where
-    ops.probes.ProbeMiddleware answers before routing: any Host header, plain HTTP, no
-    redirect."""
+    """Every probe goes to the metrics port, where the gunicorn master answers /healthz and
+    /readyz outside the request threads (ops/master.py): requests waiting on a dependency
+    every replica shares can never starve a probe and take every replica out at once."""
     container = web_container(objs)
     env = effective_env(objs, container)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -651,8 +649,8 @@ def test_probes_reach_what_answers_them(objs):
         http = container[probe]["httpGet"]
         assert (http["port"], http["path"]) == ("metrics", "/healthz"), f"{probe} {http}"
     readiness = container["readinessProbe"]["httpGet"]
-    assert (readiness["port"], readiness["path"]) == ("http", "/readyz")
-    assert readiness["path"] in PROBES
+    assert (readiness["port"], readiness["path"]) == ("metrics", "/readyz")
+    assert readiness["path"] in MASTER_PATHS
 
 
 def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs):
