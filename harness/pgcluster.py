@@ -68,6 +68,10 @@ CURRENT_TIMELINE = (
     "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"
 )
 DATABASE = "kubeblog"
+# The app's own role, owner of its database, as CloudNativePG's application user: never the
+# superuser that Patroni, replication and pg_rewind use (migrate_locked sets the app's
+# statement and idle timeouts on the app's role, which must not reach those).
+APP_ROLE = "kubeblog"
 HAPROXY_CONFIG = ROOT / "deploy/local/haproxy-postgres.cfg"
 POOLER = ROOT / "deploy/k8s/components/cloudnativepg/pooler.yaml"
 # Pooler parameters PgBouncer 1.18 knows (max_prepared_statements needs 1.21; the app sets
@@ -161,13 +165,13 @@ class PostgresCluster:
     @property
     def url(self) -> str:
         """Through PgBouncer (transaction mode), as the app connects in production."""
-        return f"postgres://postgres@127.0.0.1:{self.pgbouncer_port}/{DATABASE}"
+        return f"postgres://{APP_ROLE}@127.0.0.1:{self.pgbouncer_port}/{DATABASE}"
 
     @property
     def direct_url(self) -> str:
         """Through HAProxy to the primary, for migrations and checks."""
         return (
-            f"postgres://postgres@127.0.0.1:{self.haproxy_port}/{DATABASE}"
+            f"postgres://{APP_ROLE}@127.0.0.1:{self.haproxy_port}/{DATABASE}"
             "?target_session_attrs=read-write"
         )
 
@@ -211,7 +215,13 @@ class PostgresCluster:
                 "listen": f"127.0.0.1:{node.api_port}",
                 "connect_address": f"127.0.0.1:{node.api_port}",
             },
-            "etcd3": {"hosts": [f"127.0.0.1:{self.etcd_port}"]},
+            # etcd's v2 API, not `etcd3`: Patroni 3.0.2 (Debian 12's) renews its leader key
+            # through etcd3 with an unconditional put when its lease has expired, so a primary
+            # frozen past the ttl overwrote the new leader's key when it woke up, the new
+            # primary demoted itself, and acknowledged writes were lost (the drill's scenario
+            # 12, docs/drill.md; fixed in Patroni 3.0.3, pull request 2689). Through the v2
+            # API it renews with compare-and-swap on its own name, and steps down instead.
+            "etcd": {"hosts": [f"127.0.0.1:{self.etcd_port}"]},
             "watchdog": {"mode": "off"},
             "bootstrap": {
                 "dcs": {
@@ -272,6 +282,7 @@ class PostgresCluster:
                 f"--listen-peer-urls=http://127.0.0.1:{self.etcd_peer_port}",
                 f"--initial-advertise-peer-urls=http://127.0.0.1:{self.etcd_peer_port}",
                 f"--initial-cluster=etcd0=http://127.0.0.1:{self.etcd_peer_port}",
+                "--enable-v2=true",
             ],
             self.root / "etcd.log",
         )
@@ -280,7 +291,7 @@ class PostgresCluster:
         script = self.root / "post_bootstrap.sh"
         script.write_text(
             f'#!/bin/sh\nexec {PG_BIN}/psql -d "$1" -v ON_ERROR_STOP=1 '
-            f'-c "CREATE DATABASE {DATABASE}"\n'
+            f'-c "CREATE ROLE {APP_ROLE} LOGIN" -c "CREATE DATABASE {DATABASE} OWNER {APP_ROLE}"\n'
         )
         script.chmod(0o755)
         for node in self.nodes.values():
@@ -294,8 +305,13 @@ class PostgresCluster:
         for name, node in self.nodes.items():
             env[f"{name.upper()}_PORT"] = str(node.port)
             env[f"{name.upper()}_API"] = str(node.api_port)
+        # A copy in the cluster's own directory: the processes run as postgres, which may not
+        # be able to read the checkout (a home directory of mode 700).
+        config = self.root / HAPROXY_CONFIG.name
+        shutil.copyfile(HAPROXY_CONFIG, config)
+        self._own(config)
         self.haproxy = self._spawn(
-            ["haproxy", "-db", "-f", str(HAPROXY_CONFIG)], self.root / "haproxy.log", env
+            ["haproxy", "-db", "-f", str(config)], self.root / "haproxy.log", env
         )
         wait_for_port(self.haproxy_port, 10)
 
@@ -311,7 +327,7 @@ class PostgresCluster:
         }
         ini.write_text(
             f"[databases]\n{DATABASE} = host=127.0.0.1 port={self.haproxy_port} "
-            f"dbname={DATABASE} user=postgres\n\n[pgbouncer]\n"
+            f"dbname={DATABASE} user={APP_ROLE}\n\n[pgbouncer]\n"
             + "".join(f"{key} = {value}\n" for key, value in settings.items())
         )
         self.start_pooler()
@@ -330,6 +346,15 @@ class PostgresCluster:
     def stop_pooler(self) -> None:
         """SIGKILL PgBouncer: the database is unreachable for every client at once."""
         stop_process(self.pgbouncer, sig=signal.SIGKILL)
+
+    def save_logs(self, dest: Path) -> None:
+        """Copy every log of the cluster (etcd, each Patroni and its PostgreSQL, HAProxy,
+        PgBouncer) into `dest`, before destroy() removes them."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for log in self.root.rglob("*.log"):
+            with contextlib.suppress(OSError):
+                name = "-".join(log.relative_to(self.root).parts)
+                shutil.copyfile(log, dest / f"pgcluster-{name}")
 
     def destroy(self) -> None:
         """Stop every process started here (by PID) and remove the temporary directory."""

@@ -200,3 +200,42 @@ def test_killed_postmaster_fails_over(cluster):
     )
     evidence = cluster.split_brain_check()
     assert evidence["ok"], evidence["problems"]
+
+
+def test_a_frozen_primary_that_wakes_up_steps_down_and_loses_nothing(cluster):
+    """A primary frozen past the ttl (a paused VM): a standby is promoted and takes writes;
+    when the old one wakes up it must step down, never take its leader key back (Patroni
+    3.0.2 through etcd3 did, and the commits the new primary had acknowledged were lost:
+    docs/drill.md, "What the drill found")."""
+    old = cluster.leader()
+    writer = Writer(cluster.url, first_id=100_000)
+    writer.start()
+    try:
+        writer.wait_for(20, timeout=15)
+        frozen = cluster.freeze(old)
+        try:
+            new, promotion = cluster.wait_for_leader(not_in=(old,), timeout=20)
+            new_port = cluster.nodes[new].port
+            cluster.wait_for(
+                lambda: sum(port == new_port for _, port in writer.acked.values()) >= 20,
+                15,
+                "commits acknowledged by the new primary",
+            )
+        finally:
+            cluster.thaw(frozen)
+        woke = time.monotonic()
+        writer.wait_for(len(writer.acked) + 40, timeout=20)  # writes go on after the thaw
+    finally:
+        writer.stop.set()
+        writer.join(10)
+    seconds = cluster.wait_for_replicas(timeout=60)
+    leader = cluster.leader()
+    FIGURES.add(
+        f"primary {old} frozen: {new} promoted after {promotion:.1f}s; {old} thawed, "
+        f"streaming from {leader} {time.monotonic() - woke:.1f}s later ({seconds:.1f}s waited)"
+    )
+    assert leader == new, f"the leader changed again after the thaw: {leader}"
+    missing = set(writer.acked) - rows_on(cluster, leader)
+    assert not missing, f"acknowledged but lost: {sorted(missing)[:20]}"
+    evidence = cluster.split_brain_check()
+    assert evidence["ok"], evidence["problems"]
