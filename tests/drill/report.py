@@ -51,6 +51,7 @@ def summarize(
         "failed": len(failures),
         "failed_reads": sum(1 for r in failures if r.is_read),
         "failed_writes": sum(1 for r in failures if r.is_write),
+        "acknowledged_writes_lost": len(missing),
         "p50_ms": _round(_percentile(latencies, 50)),
         "p99_ms": _round(_percentile(latencies, 99)),
         "passed": outcome.passed,
@@ -77,14 +78,15 @@ def write_report(path: Path, report: dict) -> None:
 def table(report: dict) -> str:
     """The report's scenarios as a Markdown table, as docs/drill.md shows it."""
     rows = [
-        "| # | scenario | requests | failed | failed reads | failed writes | p50 ms | p99 ms"
-        " | passed |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| # | scenario | requests | failed | failed reads | failed writes"
+        " | acknowledged writes lost | p50 ms | p99 ms | passed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in report["scenarios"]:
         rows.append(
             f"| {s['number']} | {s['name']} | {s['requests']} | {s['failed']} | {s['failed_reads']}"
-            f" | {s['failed_writes']} | {s['p50_ms']} | {s['p99_ms']}"
+            f" | {s['failed_writes']} | {s['acknowledged_writes_lost']}"
+            f" | {s['p50_ms']} | {s['p99_ms']}"
             f" | {'yes' if s['passed'] else 'NO'} |"
         )
     return "\n".join(rows)
