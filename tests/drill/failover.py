@@ -179,7 +179,9 @@ def _figures(o: Outcome, old, after: list[Record], since: float, promoted, rejoi
 def _judge(d, o, old, records, after, served_before, down, promoted, rejoined) -> None:
     known_reads = [r for r in after if _anonymous_read(r) and r.path in served_before]
     unavailable = _figures(o, old, after, down, promoted, rejoined)
-    writes_after_bound = [r for r in after if r.is_write and r.sent >= down + WRITES_BACK_BOUND]
+    # Writes work again: one was acknowledged after the last that failed, and that last one
+    # was sent within the bound.
+    writes_back = [r for r in after if r.is_write and r.ok and r.sent >= down + unavailable]
     o.figures.update(
         reads_of_pages_served_before=len(known_reads),
         of_them_stale=sum(r.stale for r in known_reads),
@@ -191,8 +193,8 @@ def _judge(d, o, old, records, after, served_before, down, promoted, rejoined) -
     )
     o.check(
         f"writes work again within {WRITES_BACK_BOUND:g}s",
-        unavailable <= WRITES_BACK_BOUND and any(r.ok for r in writes_after_bound),
-        {"unavailable_s": unavailable, "writes_after": len(writes_after_bound)},
+        unavailable <= WRITES_BACK_BOUND and bool(writes_back),
+        {"unavailable_s": unavailable, "acknowledged_after_it": len(writes_back)},
     )
     o.check(
         "every anonymous read of a page served before answered 200",
