@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -212,9 +213,12 @@ def plot_timeline(
                 linewidth=0,
             )
         verdict = "pass" if outcome.passed else "FAIL"
+        # Wrapped to the scenario's width on the axis, so neighbouring names never overlap.
+        share = (outcome.end - outcome.start) / max(1.0, end - start)
+        name = textwrap.fill(f"{outcome.number}. {outcome.name}", max(6, int(share * 200)))
         top.text(
             (outcome.start + outcome.end) / 2, high * 0.97,
-            f"{outcome.number}. {outcome.name}\n{verdict}",
+            f"{name}\n{verdict}",
             ha="center", va="top", fontsize=8, color="black" if outcome.passed else "#d50000",
             fontweight="bold",
         )  # fmt: skip
