@@ -69,11 +69,13 @@ class MigrationSQL:
 
 
 def own_app_labels() -> list[str]:
-    """The apps whose code lives in this repository (not Django's, not a dependency's)."""
+    """The apps whose code lives in this repository (not Django's, not a dependency's, even
+    when the virtualenv holding those is inside the checkout, as `make` puts it)."""
     return [
         config.label
         for config in global_apps.get_app_configs()
         if Path(config.path).resolve().is_relative_to(ROOT)
+        and "site-packages" not in Path(config.path).resolve().parts
     ]
 
 
