@@ -1083,22 +1083,26 @@ def test_pooler_keepalive_check_would_fail(name, value):
         pooler_drops_dead_server_connections(objs)
 
 
-def test_standby_check_would_fail_on_a_direct_url_without_read_write():
+def _production_with_migrate_url(change) -> list[dict]:
+    """The production render, with `change` applied to the migrate init container's URL."""
     objs = objects("production")
     migrate = pod_template(web(objs))["spec"]["initContainers"][0]
     for var in migrate["env"]:
         if var["name"] == "DATABASE_URL":
-            var["value"] = var["value"].split("?")[0]
+            var["value"] = change(var["value"])
+    return objs
+
+
+def test_standby_check_would_fail_on_a_direct_url_without_read_write():
+    objs = _production_with_migrate_url(lambda url: url.split("?")[0])
     with pytest.raises(AssertionError, match="target_session_attrs"):
         test_direct_database_connections_refuse_a_standby(objs)
 
 
 def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
-    objs = objects("production")
-    migrate = pod_template(web(objs))["spec"]["initContainers"][0]
-    for var in migrate["env"]:
-        if var["name"] == "DATABASE_URL":
-            var["value"] = var["value"].replace("kubeblog-db-rw", "kubeblog-db-pooler-rw")
+    objs = _production_with_migrate_url(
+        lambda url: url.replace("kubeblog-db-rw", "kubeblog-db-pooler-rw")
+    )
     with pytest.raises(AssertionError, match="directly"):
         test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs)
 
