@@ -3,7 +3,7 @@ once, on the querysets, with the one-post predicates beside it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Expression, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -18,16 +18,33 @@ def _one_per_creation_token(owner: str, name: str) -> models.UniqueConstraint:
     )
 
 
+class AppNow(Expression):
+    """The application's clock (`timezone.now()`, as the model's predicates read it) at the
+    moment the query runs. A queryset holding it, unlike one holding a timestamp, stays
+    right however long it is kept, so a view can build its queryset once per process."""
+
+    output_field = models.DateTimeField()
+
+    def as_sql(self, compiler, connection):
+        return "%s", [connection.ops.adapt_datetimefield_value(timezone.now())]
+
+
 class PostQuerySet(models.QuerySet):
     """The rules about posts, each defined once; the model's predicates mirror them."""
 
     def published(self):
         """Posts readers can see: published at a moment that has come."""
-        return self.filter(published_date__lte=timezone.now())
+        return self.filter(published_date__lte=AppNow())
 
     def unpublished(self):
         """Drafts, and posts scheduled for a moment still to come."""
-        return self.exclude(published_date__lte=timezone.now())
+        return self.exclude(published_date__lte=AppNow())
+
+    def for_lists(self):
+        """Only what a post in a list shows (blog.fragments.post_summary), with its author."""
+        return self.select_related("author").only(
+            "title", "summary", "created_date", "published_date", "author__username"
+        )
 
     def editable_by(self, user):
         """Posts the user may edit, publish, delete and moderate: their own, or all for staff."""

@@ -2,10 +2,11 @@
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 from django.db.models.expressions import RawSQL
 
 from blog.models import Post
+from blog.pagination import with_total
 
 SEARCH_CONFIG = "english"
 MAX_TERMS = 10
@@ -30,14 +31,17 @@ def full_text_matches(posts, text: str):
 
 
 def search_posts(text: str):
-    """Published posts matching the query, best match first."""
-    posts = Post.objects.published().select_related("author").defer("body", "body_html")
+    """Published posts matching the query, best match first, each with the `total` of
+    matches (blog.pagination: a page of results is one query)."""
+    posts = Post.objects.published().for_lists()
     if connection.vendor == "postgresql":
         matches, query = full_text_matches(posts, text)
-        return matches.annotate(rank=SearchRank(post_search_document(), query)).order_by(
-            "-rank", "-published_date"
-        )
+        # Every match is ranked before the sort anyway: counting them there is free, where
+        # a subquery would search a second time.
+        return matches.annotate(
+            rank=SearchRank(post_search_document(), query), total=Window(Count("*"))
+        ).order_by("-rank", "-published_date")
     condition = Q()
     for term in text.split()[:MAX_TERMS]:
         condition &= Q(title__icontains=term) | Q(body__icontains=term)
-    return posts.filter(condition).order_by("-published_date")
+    return with_total(posts.filter(condition)).order_by("-published_date")

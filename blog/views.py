@@ -1,10 +1,12 @@
 """Thin views: they check who may do what, then hand writes to blog.services."""
 
+import functools
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import InvalidPage, Paginator
+from django.core.paginator import InvalidPage
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,6 +17,7 @@ from django.views.generic.detail import SingleObjectMixin
 from blog import services
 from blog.forms import CommentForm, NewPostForm, PostForm, SearchForm
 from blog.models import Comment, Post
+from blog.pagination import OneQueryPaginator, with_total
 from blog.search import search_posts
 from ops import ratelimit
 from ops.client_ip import client_ip
@@ -87,15 +90,18 @@ class CommentActionView(ActionView):
 class PostListView(ListView):
     template_name = "blog/post_list.html"
     paginate_by = PAGE_SIZE
+    paginator_class = OneQueryPaginator
 
     def get_queryset(self):
-        return (
-            Post.objects.published()
-            .select_related("author")
-            .with_comment_count()
-            .defer("body", "body_html")
-            .order_by("-published_date", "-pk")
-        )
+        return _published_list().all()
+
+
+@functools.cache
+def _published_list():
+    """The home page's queryset, built once per process: building it cost as much as
+    compiling and running it (it holds no timestamp: blog.models.AppNow)."""
+    posts = with_total(Post.objects.published().for_lists()).with_comment_count()
+    return posts.order_by("-published_date", "-pk")
 
 
 class PostDetailView(DetailView):
@@ -141,11 +147,7 @@ class DraftListView(LoginRequiredMixin, ListView):
     paginate_by = PAGE_SIZE
 
     def get_queryset(self):
-        return (
-            Post.objects.drafts_of(self.request.user)
-            .order_by("-created_date")
-            .defer("body", "body_html")
-        )
+        return Post.objects.drafts_of(self.request.user).for_lists().order_by("-created_date")
 
 
 class PostPublishView(PostActionView):
@@ -220,7 +222,7 @@ def search(request):
     query = form.cleaned_data["q"].strip()
     context["query"] = query
     if query:
-        paginator = Paginator(search_posts(query), PAGE_SIZE)
+        paginator = OneQueryPaginator(search_posts(query), PAGE_SIZE)
         try:
             context["page_obj"] = paginator.page(request.GET.get("page") or 1)
         except InvalidPage as exc:

@@ -46,3 +46,13 @@ def test_author_detail_with_moderation_queue_is_constant(client):
     CommentFactory.create_batch(30, post=posts[0], approved=False)
     CommentFactory.create_batch(30, post=posts[0], approved=True)
     assert _queries(client, f"/post/{posts[0].pk}/") == few
+
+
+@pytest.mark.parametrize("url", ["/", "/?page=2", "/search/?q=kubernetes"])
+def test_a_page_of_a_list_and_its_total_are_one_query(client, url):
+    _populate(25, 2)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert b"Page " + (b"2" if "page=2" in url else b"1") + b" of 3" in response.content
+    assert len(captured) == 1, [q["sql"] for q in captured]

@@ -1,4 +1,5 @@
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -294,8 +295,6 @@ def test_robots_txt_points_at_the_sitemap(client, db):
 
 
 def test_a_scheduled_post_waits_with_its_author_until_its_moment(client, author):
-    from datetime import timedelta
-
     moment = timezone.now() + timedelta(days=2)
     post = PostFactory(author=author, title="Coming soon", published_date=moment)
     assert client.get(f"/post/{post.pk}/").status_code == 404
@@ -315,11 +314,20 @@ def test_a_scheduled_post_waits_with_its_author_until_its_moment(client, author)
 
 
 def test_publishing_a_scheduled_post_publishes_it_now(author_client, author):
-    from datetime import timedelta
-
     post = PostFactory(author=author, published_date=timezone.now() + timedelta(days=2))
     before = timezone.now()
     author_client.post(f"/post/{post.pk}/publish/")
     post.refresh_from_db()
     assert before <= post.published_date <= timezone.now()
     assert post.is_published
+
+
+def test_the_home_page_shows_a_scheduled_post_once_its_moment_has_come(client, monkeypatch, db):
+    # The home page's queryset is built once per process (blog.views._published_list): it
+    # must read the clock each time it runs, not when it was built.
+    assert client.get("/").status_code == 200
+    moment = timezone.now() + timedelta(hours=1)
+    PostFactory(title="Quixotic zebra schedule", published_date=moment)
+    assert b"Quixotic zebra schedule" not in client.get("/").content
+    monkeypatch.setattr("blog.models.timezone.now", lambda: moment + timedelta(seconds=1))
+    assert b"Quixotic zebra schedule" in client.get("/").content
