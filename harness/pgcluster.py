@@ -260,6 +260,7 @@ class PostgresCluster:
                     "wal_log_hints": "on",  # pg_rewind
                     "max_connections": 100,
                     "shared_buffers": "32MB",
+                    "random_page_cost": 1.1,  # as production (cloudnativepg/cluster.yaml)
                     # A standby whose primary changed retries every second, not every 5 s.
                     "wal_retrieve_retry_interval": "1s",
                 },

@@ -107,7 +107,7 @@ class PostgresServer:
             "-o",
             f"-k {self.root} -c listen_addresses=127.0.0.1 -p {self.port} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200",
+            "-c max_connections=200 -c random_page_cost=1.1",  # as production (cluster.yaml)
             "start",
         )
         if not self._initialised:
