@@ -225,3 +225,35 @@ def test_the_probes_answer_while_every_request_thread_is_busy(pg_server):
     assert ready.status_code == 200
     assert ready.json() == {"status": "ok", "workers": 2, "migrations": "ok"}
     assert took < 1
+
+
+def _page_cache(app, result: str) -> float:
+    family = _metrics(app).get("kubeblog_page_cache")
+    samples = family.samples if family else []
+    return sum(
+        s.value for s in samples if s.name.endswith("_total") and s.labels["result"] == result
+    )
+
+
+def test_three_replicas_behind_one_cache_store_one_copy_and_each_names_itself(
+    pg_server, redis_server
+):
+    import contextlib
+    import uuid
+
+    env = production_env(pg_server.url, REDIS_URL=redis_server.url, GUNICORN_WORKERS="1")
+    path = f"/search/?q={uuid.uuid4().hex}"  # a page no other test has stored
+    with contextlib.ExitStack() as stack:
+        replicas = [
+            stack.enter_context(Gunicorn({**env, "POD_NAME": f"web-{n}"})) for n in (1, 2, 3)
+        ]
+        pages = []
+        for n, replica in enumerate(replicas, start=1):
+            page = replica.get(path, headers={"Host": "localhost"})
+            assert page.status_code == 200
+            assert f'<span class="replica">web-{n}</span>' in page.text
+            pages.append(page.text.replace(f">web-{n}<", ">web-?<"))
+        assert pages[0] == pages[1] == pages[2]
+        assert [_page_cache(r, "miss") for r in replicas] == [1, 0, 0]
+        # The second and third replica's first request for the page: a hit.
+        assert [_page_cache(r, "hit") for r in replicas] == [0, 1, 1]
