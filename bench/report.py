@@ -65,8 +65,9 @@ def markdown(report: dict) -> str:
     lines = [
         f"Measured {machine['date']} on commit `{machine['commit']}` with `{report['command']}` "
         f"({report['settings']['repeats']} runs of {report['settings']['duration_s']:g} s per "
-        f"figure, medians; wrk 1 thread, {report['settings']['connections']} connections; "
-        f"total {report['elapsed_s'] / 60:.1f} min).",
+        f"figure, medians; throughput with wrk, 1 thread, {report['settings']['connections']} "
+        f"connections; latency at a stated rate with h2load over as many connections, after "
+        f"2 s at that rate; total {report['elapsed_s'] / 60:.1f} min).",
         "",
         f"Machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gb']:.0f} GiB, "
         f"{machine['os']}, Python {machine['python']}, Django {machine['django']}, "

@@ -7,7 +7,7 @@ declare -A NEED=(
   [test]="redis-server chromium podman buildah runc debootstrap docker-compose haproxy patroni etcd-server pgbouncer"
   [image]="podman buildah runc debootstrap"
   [drill]="redis-server podman buildah runc debootstrap haproxy patroni etcd-server pgbouncer"
-  [bench]="redis-server nginx wrk"
+  [bench]="redis-server nginx wrk nghttp2-client"
 )
 packages="${NEED[${1:?usage: $0 test|image|drill|bench}]}"
 [ -x /usr/lib/postgresql/15/bin/initdb ] || packages="$packages postgresql-15"
