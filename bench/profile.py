@@ -95,19 +95,6 @@ def profile(pages: dict[str, str], requests: int, suffix: str = "") -> dict[str,
     return timings
 
 
-def _seeded(env: dict[str, str], work: Path) -> dict:
-    from harness.gunicorn import migrate
-
-    migrate(env)
-    data_file = work / "data.json"
-    for stage in ("small", "full"):
-        subprocess.run(
-            [sys.executable, "-m", "bench.seed", stage, str(data_file)], cwd=ROOT, env=env,
-            check=True,
-        )  # fmt: skip
-    return json.loads(data_file.read_text())
-
-
 def _run_in_process(args, data: dict) -> int:
     os.environ["APP_PAGE_CACHE"] = "true" if args.cached else "false"
     from config.startup import load_settings_or_exit
@@ -116,12 +103,9 @@ def _run_in_process(args, data: dict) -> int:
     import django
 
     django.setup()
-    every = {
-        "home": "/",
-        "detail": f"/post/{data['detail_pk']}/",
-        "search": f"/search/?q={data['search_term']}",
-        "feed": "/feed/",
-    }
+    from bench.servers import measured_pages
+
+    every = measured_pages(data)
     pages = {name: every[name] for name in args.pages.split(",")}
     timings = profile(pages, args.requests, "-cached" if args.cached else "")
     for name, ms in timings.items():
@@ -139,16 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.data:
         return _run_in_process(args, json.loads(Path(args.data).read_text()))
 
-    from bench.servers import app_env
-    from harness.servers import PostgresServer, RedisServer
+    from bench.servers import data_servers, seeded
 
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kubeblog-prof-")))
-        pg = stack.enter_context(PostgresServer())
-        redis = stack.enter_context(RedisServer())
-        env = app_env(pg.url, redis.url, TRUSTED_PROXY_COUNT="2")
-        data = _seeded(env, work)
-        (work / "data.json").write_text(json.dumps(data))
+        env = data_servers(stack)
+        seeded(env, work / "data.json")
         command = [sys.executable, "-m", "bench.profile", "--data", str(work / "data.json"),
                    "--pages", args.pages, "--requests", str(args.requests)]  # fmt: skip
         status = subprocess.call(command, cwd=ROOT, env=env)

@@ -30,10 +30,8 @@ import requests
 from bench import load, report
 from bench.nginx import Nginx
 from bench.pages import REFERENCE_SIZE, reference_page
-from bench.servers import HTTPS, AppServer, app_env, cold_start
-from harness.gunicorn import collectstatic, migrate
+from bench.servers import HTTPS, AppServer, cold_start, data_servers, measured_pages
 from harness.paths import BUILD, ROOT
-from harness.servers import PostgresServer, RedisServer
 
 OUT = BUILD / "bench"
 DOC = ROOT / "docs" / "performance.md"
@@ -324,22 +322,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, work, ignore_errors=True)
-        pg = stack.enter_context(PostgresServer())
-        redis = stack.enter_context(RedisServer())
-        env = app_env(pg.url, redis.url, TRUSTED_PROXY_COUNT="2")
-        migrate(env)
-        collectstatic(env)
+        env = data_servers(stack)
 
         log("seeding: 2 posts, then 1,000 posts and 5,000 comments; counting queries after each")
         data_file = work / "data.json"
         python("-m", "bench.seed", "small", str(data_file), env=env)
         small = json.loads(data_file.read_text())
-        pages = {
-            "home": "/",
-            "detail": f"/post/{small['detail_pk']}/",
-            "search": f"/search/?q={small['search_term']}",
-            "feed": "/feed/",
-        }
+        pages = measured_pages(small)
         queries_small = json.loads(python("-m", "bench.queries", *pages.values(), env=env))
         log(python("-m", "bench.seed", "full", str(data_file), env=env).strip())
         data = json.loads(data_file.read_text())

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import requests
 
-from harness.gunicorn import Gunicorn, production_env
-from harness.paths import BUILD
+from harness.gunicorn import Gunicorn, collectstatic, migrate, production_env
+from harness.paths import BUILD, ROOT
+from harness.servers import PostgresServer, RedisServer
 
 STATIC_ROOT = BUILD / "bench" / "static"
 HTTPS = {"X-Forwarded-Proto": "https"}
@@ -39,11 +43,40 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def data_servers(stack: contextlib.ExitStack) -> dict[str, str]:
+    """PostgreSQL and Redis for a benchmark (stopped when `stack` closes), migrated, with the
+    static files collected: the app servers' environment."""
+    pg = stack.enter_context(PostgresServer())
+    redis = stack.enter_context(RedisServer())
+    env = app_env(pg.url, redis.url, TRUSTED_PROXY_COUNT="2")
+    migrate(env)
+    collectstatic(env)
+    return env
+
+
+def seeded(env: dict[str, str], data_file: Path) -> dict:
+    """The benchmark's data in its database (bench/seed.py, both stages); what it wrote."""
+    for stage in ("small", "full"):
+        subprocess.run([sys.executable, "-m", "bench.seed", stage, str(data_file)],
+                       cwd=ROOT, env=env, check=True, capture_output=True)  # fmt: skip
+    return json.loads(data_file.read_text())
+
+
+def measured_pages(data: dict) -> dict[str, str]:
+    """The pages every figure is measured on, from a seed's data (bench/seed.py)."""
+    return {
+        "home": "/",
+        "detail": f"/post/{data['detail_pk']}/",
+        "search": f"/search/?q={data['search_term']}",
+        "feed": "/feed/",
+    }
+
+
 class AppServer(Gunicorn):
     """A gunicorn with production settings, plus memory and request-count readings."""
 
-    def __init__(self, name: str, env: dict[str, str]) -> None:
-        super().__init__({**env, "POD_NAME": f"bench-{name}"})
+    def __init__(self, name: str, env: dict[str, str], cwd: Path = ROOT) -> None:
+        super().__init__({**env, "POD_NAME": f"bench-{name}"}, cwd)
         self.name = name
 
     def served(self) -> int:

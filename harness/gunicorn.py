@@ -66,7 +66,8 @@ def migrate(env: dict[str, str]) -> None:
 class Gunicorn:
     """Start with `start()`, stop with `terminate()` (SIGTERM) or `kill()`; logs in `log`."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path = ROOT) -> None:
+        self.cwd = cwd  # the tree whose code it runs
         self.port = free_port()
         self.metrics_port = free_port()
         self.env = {**env, "PORT": str(self.port), "METRICS_PORT": str(self.metrics_port)}
@@ -83,7 +84,7 @@ class Gunicorn:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [str(GUNICORN), "-c", "config/gunicorn.conf.py"],
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
