@@ -10,6 +10,11 @@ other page past the end is an InvalidPage (the views answer 404).
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Func, IntegerField, Subquery
 
+# OFFSET and LIMIT are 64-bit integers in PostgreSQL and SQLite: a page number sent by anyone
+# must not become a larger one (a database error, where Django's Paginator, which counts
+# first, never asks).
+MAX_ROW = 2**62
+
 
 def with_total(queryset):
     """`queryset` with `total`: how many rows it has without ORDER BY and slice, per row."""
@@ -24,6 +29,8 @@ class OneQueryPaginator(Paginator):
     def page(self, number) -> Page:
         number = _page_number(number)
         bottom = (number - 1) * self.per_page
+        if bottom + self.per_page > MAX_ROW:  # past every list, and past what SQL can count
+            raise EmptyPage(self.error_messages["no_results"])
         rows = list(self.object_list[bottom : bottom + self.per_page])
         if rows:
             self.__dict__["count"] = rows[0].total  # Paginator.count is a cached_property

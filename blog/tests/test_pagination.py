@@ -39,7 +39,7 @@ def test_an_empty_list_has_one_empty_page_and_no_other():
         _paginator().page(2)
 
 
-@pytest.mark.parametrize("number", ["0", "-1", "4"])
+@pytest.mark.parametrize("number", ["0", "-1", "4", str(2**61), "9" * 30])
 def test_pages_outside_the_list_are_empty_pages(number):
     PostFactory.create_batch(5)
     with pytest.raises(EmptyPage):
