@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
@@ -27,17 +28,14 @@ PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _OpsServer
+    server: OpsServer
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        if path == "/healthz":
-            workers = len(self.server.arbiter.WORKERS)
-            body = json.dumps({"status": "ok" if workers else "no workers", "workers": workers})
-            self._answer(200 if workers else 503, "application/json", body.encode())
-        elif path == "/readyz":
-            ready, body = readiness(self.server.arbiter)
-            self._answer(200 if ready else 503, "application/json", json.dumps(body).encode())
+        probe = {"/healthz": self.server.alive, "/readyz": self.server.ready}.get(path)
+        if probe is not None:
+            ok, body = probe()
+            self._answer(200 if ok else 503, "application/json", json.dumps(body).encode())
         elif path in ("/", "/metrics"):
             self._answer(200, CONTENT_TYPE_LATEST, generate_latest(self.server.registry))
         else:
@@ -59,6 +57,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # probes and scrapes every few seconds: not worth a log line each
 
 
+def liveness(arbiter) -> tuple[bool, dict]:
+    """Alive while the master has workers (gunicorn replaces a stuck one by itself)."""
+    workers = len(arbiter.WORKERS)
+    return workers > 0, {"status": "ok" if workers else "no workers", "workers": workers}
+
+
 def readiness(arbiter) -> tuple[bool, dict]:
     """Whether this replica should get requests: its own state only, never a dependency's."""
     from ops.probes import check_migrations_and_close
@@ -72,18 +76,31 @@ def readiness(arbiter) -> tuple[bool, dict]:
     return ready, {"status": status, "workers": workers, "migrations": migrations}
 
 
-class _OpsServer(ThreadingHTTPServer):
+Probe = Callable[[], tuple[bool, dict]]
+
+
+class OpsServer(ThreadingHTTPServer):
+    """/healthz, /readyz and /metrics on a port of their own, answered by a thread of a process
+    that runs no request: the gunicorn master here, the task worker in ops.worker."""
+
     daemon_threads = True
 
-    def __init__(self, port: int, arbiter) -> None:
+    def __init__(self, port: int, *, alive: Probe, ready: Probe, registry) -> None:
         super().__init__(("0.0.0.0", port), _Handler)  # noqa: S104 - the pod's own port
-        self.arbiter = arbiter
-        self.registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(self.registry)
+        self.alive, self.ready, self.registry = alive, ready, registry
+
+    def start(self) -> OpsServer:
+        threading.Thread(target=self.serve_forever, name="ops-port", daemon=True).start()
+        return self
 
 
-def serve(arbiter, port: int) -> _OpsServer:
+def serve(arbiter, port: int) -> OpsServer:
     """Start answering /metrics, /healthz and /readyz on `port`, in a thread of the master."""
-    server = _OpsServer(port, arbiter)
-    threading.Thread(target=server.serve_forever, name="ops-port", daemon=True).start()
-    return server
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return OpsServer(
+        port,
+        alive=lambda: liveness(arbiter),
+        ready=lambda: readiness(arbiter),
+        registry=registry,
+    ).start()
