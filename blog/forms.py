@@ -2,7 +2,7 @@ import uuid
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.validators import MaxLengthValidator
 
 from blog.models import Comment, Post
@@ -88,3 +88,12 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         field = self.fields["username"]
         field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class QueuedPasswordResetForm(PasswordResetForm):
+    """Django's reset form; the mail is queued for the worker (blog.tasks), never sent here."""
+
+    def save(self, *args, **kwargs) -> None:
+        from blog.tasks import send_password_reset
+
+        send_password_reset.enqueue(self.cleaned_data["email"], uuid.uuid4().hex)

@@ -151,6 +151,8 @@ class Comment(models.Model):
     text_html = models.TextField(editable=False)
     created_date = models.DateTimeField(default=timezone.now, editable=False)
     approved = models.BooleanField(default=False, db_index=True)
+    # When the post's author was told this comment awaits approval (blog.tasks).
+    author_told_at = models.DateTimeField(null=True, blank=True, editable=False)
     # As Post.creation_token.
     creation_token = models.UUIDField(null=True, blank=True, editable=False)
 

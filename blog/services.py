@@ -13,6 +13,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from blog.models import Comment, Post
+from blog.tasks import schedule_moderation_mail
 
 
 def post_create(
@@ -46,12 +47,18 @@ def post_delete(*, post: Post) -> None:
     post.delete()
 
 
+@transaction.atomic
 def comment_create(
     *, post: Post, author_name: str, text: str, creation_token: UUID | None = None
 ) -> tuple[Comment, bool]:
     """Add a comment that waits for moderation (so no public page changes yet), or find the
-    one the same form added before."""
-    return _create_once(post.comments, creation_token, author_name=author_name, text=text)
+    one the same form added before. The post's author will be told, by mail, in a batch."""
+    comment, created = _create_once(
+        post.comments, creation_token, author_name=author_name, text=text
+    )
+    if created:
+        schedule_moderation_mail(post.author_id)
+    return comment, created
 
 
 def comment_sent_before(*, post: Post, creation_token: UUID | None) -> Comment | None:

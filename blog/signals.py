@@ -1,10 +1,12 @@
-"""Retire cached public pages once a change to a post or a comment is committed."""
+"""Retire cached public pages once a change to a post or a comment is committed; queue the
+go-live notice of a scheduled post, whoever saved it (a form or the admin)."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from blog.models import Comment, Post
+from blog.tasks import schedule_go_live_notice
 from ops.pagecache import invalidate_public_pages
 
 
@@ -15,3 +17,8 @@ def content_changed(sender, instance, **kwargs) -> None:
     if sender is Comment and not instance.approved:
         return
     transaction.on_commit(invalidate_public_pages)
+
+
+@receiver(post_save, sender=Post)
+def post_saved(sender, instance, **kwargs) -> None:
+    schedule_go_live_notice(instance)

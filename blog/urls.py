@@ -22,6 +22,7 @@ urlpatterns = [
     path("post/<id:pk>/comment/", views.comment_create, name="add_comment_to_post"),
     path("comment/<id:pk>/approve/", views.CommentApproveView.as_view(), name="comment_approve"),
     path("comment/<id:pk>/remove/", views.CommentRemoveView.as_view(), name="comment_remove"),
+    path("moderation/", views.ModerationQueueView.as_view(), name="moderation_queue"),
     path("search/", public_page(require_safe(views.search)), name="search"),
     path("feed/", public_page(require_safe(LatestPostsFeed())), name="feed"),
     path("sitemap.xml", public_page(require_safe(sitemap)), {"sitemaps": SITEMAPS}, name="sitemap"),

@@ -4,6 +4,7 @@ import functools
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import InvalidPage
@@ -15,7 +16,13 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView, V
 from django.views.generic.detail import SingleObjectMixin
 
 from blog import services
-from blog.forms import CommentForm, NewPostForm, PostForm, SearchForm
+from blog.forms import (
+    CommentForm,
+    NewPostForm,
+    PostForm,
+    QueuedPasswordResetForm,
+    SearchForm,
+)
 from blog.models import Comment, Post
 from blog.pagination import OneQueryPaginator, with_total
 from blog.search import search_posts
@@ -81,10 +88,31 @@ class CommentActionView(ActionView):
     model = Comment
 
     def page_of_the_button(self) -> str:
-        return reverse("post_list")
+        return reverse("moderation_queue")
 
     def get_queryset(self):
         return super().get_queryset().select_related("post")
+
+    def back(self, comment):
+        """Back to the page the button was on: the moderation queue or the post."""
+        if self.request.POST.get("next") == reverse("moderation_queue"):
+            return redirect("moderation_queue")
+        return redirect(comment.post)
+
+
+class ModerationQueueView(LoginRequiredMixin, ListView):
+    """Every comment awaiting approval on the posts the user may moderate, oldest first."""
+
+    template_name = "blog/moderation_queue.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return (
+            Comment.objects.awaiting_moderation()
+            .editable_by(self.request.user)
+            .select_related("post")
+            .order_by("created_date", "pk")
+        )
 
 
 class PostListView(ListView):
@@ -204,14 +232,14 @@ class CommentApproveView(CommentActionView):
     def act(self, comment):
         services.comment_approve(comment=comment)
         messages.success(self.request, "Comment approved.")
-        return redirect(comment.post)
+        return self.back(comment)
 
 
 class CommentRemoveView(CommentActionView):
     def act(self, comment):
         services.comment_remove(comment=comment)
         messages.success(self.request, "Comment removed.")
-        return redirect(comment.post)
+        return self.back(comment)
 
 
 def search(request):
@@ -237,3 +265,26 @@ def robots_txt(request):
         {"sitemap_url": request.build_absolute_uri(reverse("sitemap"))},
         content_type="text/plain; charset=utf-8",
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's view, with a limit per client address and per e-mail address, and no mail
+    sent from the request: the form queues blog.tasks.send_password_reset for any address.
+
+    A known and an unknown address get the same page, after the same work (one INSERT)."""
+
+    form_class = QueuedPasswordResetForm
+
+    def form_valid(self, form):
+        limit = settings.PASSWORD_RESET_RATE_LIMIT
+        email = form.cleaned_data["email"].strip().lower()
+        allowed = ratelimit.hit("reset-ip", client_ip(self.request), limit=limit, window=3600)
+        allowed = ratelimit.hit("reset-email", email, limit=limit, window=3600) and allowed
+        if not allowed:
+            form.add_error(
+                None,
+                "Too many password reset requests. Please wait an hour and try again, "
+                "or use the last link you were sent.",
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)

@@ -217,6 +217,70 @@ VARIABLES: tuple[Variable, ...] = (
         "GUNICORN_MAX_REQUESTS", int, 20_000,
         "requests before a worker is recycled (`0`: never)",
     ),
+    # --- e-mail, sent only by the task worker (docs/operations.md, "E-mail") ---------------
+    Variable(
+        "SITE_URL", str, "",
+        "the site's address, for links in e-mail such as `https://blog.example.com`",
+        shown_default="`https://` and the first of `ALLOWED_HOSTS`",
+    ),
+    Variable(
+        "EMAIL_HOST", str, REQUIRED,
+        "the SMTP relay that mail goes through; `console` writes each mail to the worker's "
+        "log instead",
+    ),
+    Variable("EMAIL_PORT", int, 587, "the relay's port"),
+    Variable("EMAIL_USE_TLS", bool, True, "STARTTLS to the relay (port 587)"),
+    Variable("EMAIL_USE_SSL", bool, False, "TLS from the first byte (port 465)"),
+    Variable("EMAIL_HOST_USER", str, "", "the relay's user name"),
+    Variable("EMAIL_HOST_PASSWORD", str, "", "the relay's password", secret=True),
+    Variable(
+        "EMAIL_TIMEOUT", float, 10.0,
+        "seconds one step of an SMTP conversation may take before the attempt is retried",
+    ),
+    Variable(
+        "DEFAULT_FROM_EMAIL", str, "",
+        "the sender of every mail, such as `kubeblog <blog@example.com>`",
+        shown_default="`noreply@` and the first of `ALLOWED_HOSTS`",
+    ),
+    Variable(
+        "MODERATION_MAIL_DELAY", int, 60,
+        "seconds after a comment arrives before its post's author is told, so that comments "
+        "arriving together go out in one mail",
+    ),
+    Variable(
+        "MODERATION_MAIL_INTERVAL", int, 900,
+        "at most one mail about comments awaiting approval per author per this many seconds",
+    ),
+    Variable(
+        "PASSWORD_RESET_TIMEOUT", int, 3600, "seconds a password reset link works (once)"
+    ),
+    Variable(
+        "PASSWORD_RESET_RATE_LIMIT", int, 5,
+        "password reset requests per client address, and per e-mail address, per hour",
+    ),
+    # --- the task worker (`python manage.py worker`; docs/operations.md, "The worker") ------
+    Variable(
+        "TASK_TIME_LIMIT", float, 60.0,
+        "seconds one task may run; past it the worker hands the task back and restarts",
+    ),
+    Variable(
+        "TASK_MAX_ATTEMPTS", int, 10,
+        "attempts before a failing task stops, as failed (visible in the admin and metrics)",
+    ),
+    Variable(
+        "TASK_RETRY_DELAY", float, 10.0,
+        "seconds before the first retry of a failed task; each later one waits twice as "
+        "long, at most an hour",
+    ),
+    Variable(
+        "WORKER_SHUTDOWN_TIMEOUT", float, 20.0,
+        "seconds a worker given SIGTERM lets its task finish before handing it back to the "
+        "queue and exiting",
+    ),
+    Variable(
+        "WORKER_POLL_INTERVAL", float, 1.0,
+        "seconds an idle worker waits between looks at the queue",
+    ),
     # --- the ensure_superuser command ------------------------------------------------------
     Variable(
         "DJANGO_SUPERUSER_USERNAME", str, "",

@@ -28,6 +28,7 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
         "DJANGO_SECRET_KEY": "test-only-gunicorn-secret-key-" + "x" * 30,
         "DATABASE_URL": database_url,
         "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "EMAIL_HOST": "console",  # the tests that read mail start an SMTP server (harness.smtp)
         "SECURE_SSL_REDIRECT": "false",
         "SECURE_COOKIES": "false",
         "APP_VERSION": "test",

@@ -56,7 +56,11 @@ class RequestContextFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and context."""
 
-    _EXTRA = ("request_id", "path", "method", "status", "duration_ms", "view")
+    _EXTRA = (
+        *("request_id", "path", "method", "status", "duration_ms", "view"),
+        *("worker_id", "task", "task_id", "attempt", "outcome"),  # ops.worker
+        *("mail_key", "message_id", "mail_to", "mail_body"),  # ops.mail
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {

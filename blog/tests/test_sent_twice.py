@@ -52,11 +52,12 @@ def _post_form() -> CreateForm:
 
 
 def _comment_form(post: Post) -> CreateForm:
-    # Queries: the post, the look-up, the INSERT; again: the post, the look-up.
+    # Queries: the post, the look-up, the INSERT, and the author's mail (lock the author, look
+    # for a queued mail, enqueue one) inside the savepoints; again: the post, the look-up.
     return CreateForm(
         f"/post/{post.pk}/comment/", {"author_name": "Rita", "text": "Said *once*, however often."},
         Comment, lambda comment: f"/post/{comment.post_id}/", COMMENT_RECEIVED,
-        COMMENT_ALREADY_RECEIVED, 400, (5, 2),
+        COMMENT_ALREADY_RECEIVED, 400, (10, 2),
     )  # fmt: skip
 
 

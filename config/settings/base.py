@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "axes",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "ops",
     "blog",
 ]
@@ -92,6 +94,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ops.context_processors.replica",
+                "blog.context_processors.comments_awaiting",
             ],
         },
     },
@@ -245,6 +248,39 @@ AXES_CLIENT_IP_CALLABLE = "ops.client_ip.client_ip_for_axes"
 # How many proxies (ingress controller, load balancer) sit between clients and the app.
 TRUSTED_PROXY_COUNT = env("TRUSTED_PROXY_COUNT")
 AXES_VERBOSE = False
+
+# --- tasks and e-mail (docs/operations.md, "The worker" and "E-mail") ---------------------------
+# Work that leaves the request path is queued in PostgreSQL, in the same transaction as the
+# change that asks for it, and run by `python manage.py worker` (ops.worker).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TASK_TIME_LIMIT = env("TASK_TIME_LIMIT")
+TASK_MAX_ATTEMPTS = env("TASK_MAX_ATTEMPTS")
+TASK_RETRY_DELAY = env("TASK_RETRY_DELAY")
+WORKER_SHUTDOWN_TIMEOUT = env("WORKER_SHUTDOWN_TIMEOUT")
+WORKER_POLL_INTERVAL = env("WORKER_POLL_INTERVAL")
+
+# Only tasks send mail (ops.mail), through the relay, or to the log when EMAIL_HOST=console.
+SITE_URL = env("SITE_URL")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+EMAIL_PORT = env("EMAIL_PORT")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env("EMAIL_USE_SSL")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_TIMEOUT = env("EMAIL_TIMEOUT")
+MODERATION_MAIL_DELAY = env("MODERATION_MAIL_DELAY")
+MODERATION_MAIL_INTERVAL = env("MODERATION_MAIL_INTERVAL")
+PASSWORD_RESET_TIMEOUT = env("PASSWORD_RESET_TIMEOUT")
+PASSWORD_RESET_RATE_LIMIT = env("PASSWORD_RESET_RATE_LIMIT")
+
+
+def email_backend(host: str) -> str:
+    return (
+        "ops.mail.LogBackend"
+        if host == "console"
+        else "django.core.mail.backends.smtp.EmailBackend"
+    )
+
 
 # --- input limits -----------------------------------------------------------------------------
 POST_BODY_MAX_CHARS = 1_000_000

@@ -5,7 +5,7 @@ import warnings
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_from_url
+from .base import BASE_DIR, database_from_url, email_backend
 
 DEBUG = env("DJANGO_DEBUG")
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
@@ -19,6 +19,9 @@ DATABASES = {
     )
 }
 METRICS_ON_APP_PORT = True
+# Mail goes to the worker's log unless a relay is named.
+EMAIL_HOST = env("EMAIL_HOST", default="console")
+EMAIL_BACKEND = email_backend(EMAIL_HOST)
 
 # Static files come from the app folders through WhiteNoise's finders; no collectstatic here.
 WHITENOISE_USE_FINDERS = True

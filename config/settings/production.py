@@ -6,7 +6,7 @@ Behind a TLS-terminating proxy (ingress, load balancer) that sets X-Forwarded-Pr
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import STORAGES, database_from_url
+from .base import STORAGES, database_from_url, email_backend
 
 DEBUG = False
 
@@ -16,6 +16,8 @@ SECRET_KEY_FALLBACKS = env("DJANGO_SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 DATABASES = {"default": database_from_url(env("DATABASE_URL"))}
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = email_backend(EMAIL_HOST)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT")

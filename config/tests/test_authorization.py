@@ -148,6 +148,24 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"username": "nobody", "password": "wrong"},
     ),
     "logout": Rule(lambda w: "/accounts/logout/", everyone(405), everyone(302)),
+    # Anyone may ask for a reset link (for any address: the same answer; rate-limited).
+    "password_reset": Rule(
+        lambda w: "/accounts/password-reset/",
+        everyone(200),
+        everyone(302),
+        data=lambda w: {"email": "nobody@example.com"},
+    ),
+    "password_reset_done": read_only("/accounts/password-reset/sent/"),
+    # A link with a token that is not valid shows why, and changes nothing.
+    "password_reset_confirm": Rule(
+        lambda w: "/accounts/reset/MQ/not-a-token/",
+        everyone(200),
+        everyone(200),
+        data=lambda w: {"new_password1": "x", "new_password2": "x"},
+    ),
+    "password_reset_complete": read_only("/accounts/reset/done/"),
+    # Each user sees the comments awaiting their own approval (none for `other`).
+    "moderation_queue": Rule(lambda w: "/moderation/", members(200), members(405)),
     "healthz": read_only("/healthz"),
     "readyz": read_only("/readyz"),
     "whoami": read_only("/whoami"),

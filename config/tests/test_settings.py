@@ -14,6 +14,7 @@ COMPLETE = {
     "DJANGO_SECRET_KEY": "a-test-only-key-that-is-long-enough-for-django-checks-0123456789",
     "DATABASE_URL": "postgres://u:p@127.0.0.1:1/db",
     "ALLOWED_HOSTS": "blog.example.com",
+    "EMAIL_HOST": "smtp.example.com",
 }
 
 
@@ -28,7 +29,9 @@ def _run(args, env):
     )
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "EMAIL_HOST"]
+)
 @pytest.mark.parametrize(
     "entry",
     [

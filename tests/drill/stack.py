@@ -201,6 +201,7 @@ class Stack:
             "DATABASE_PGBOUNCER": "true",
             "REDIS_URL": self.redis.url,  # carries the password
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "EMAIL_HOST": "console",
             "APP_VERSION": release.version,
             "THEME_COLOR": release.color,
             # Plain HTTP on loopback: TLS is the ingress's job.

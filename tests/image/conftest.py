@@ -119,6 +119,7 @@ def _env(postgres, redis, port: int, metrics_port: int, **extra: str) -> dict[st
         "DJANGO_SECRET_KEY": SECRET_KEY,
         "DATABASE_URL": postgres.url,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "EMAIL_HOST": "console",
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback; HTTPS is the proxy's job
         "SECURE_COOKIES": "false",
         "PORT": str(port),

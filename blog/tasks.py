@@ -1,0 +1,181 @@
+"""The blog's background work, run by the worker (ops.worker), never by a request.
+
+Each task is idempotent: run twice (a retry, a worker killed halfway), it queues each mail once,
+because every mail has a key that says what it is about (ops.mail.queue_mail).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_tasks import task
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from blog.models import Comment, Post
+from ops.mail import one_line, queue_mail, site_url
+from ops.models import OutgoingMail
+from ops.pagecache import invalidate_public_pages
+
+MAIL_LISTS_AT_MOST = 20  # comments shown in one moderation mail; the queue page has the rest
+
+
+class NotLiveYet(Exception):
+    """The worker's clock is behind the moment the post goes live: retried shortly."""
+
+
+# --- comments awaiting approval ----------------------------------------------------------------
+def schedule_moderation_mail(author_id: int, *, at: datetime | None = None) -> bool:
+    """Make sure a mail about the author's comments awaiting approval is on its way: enqueue
+    one for MODERATION_MAIL_DELAY from now, unless one is queued already (whether it did).
+
+    Call it inside the transaction that adds the comment: the author's row is locked until
+    then, so that two comments arriving together do not queue two mails.
+    """
+    list(get_user_model().objects.select_for_update().filter(pk=author_id).values_list("pk"))
+    queued = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=tell_author_of_pending_comments.module_path
+    ).values_list("args_kwargs", flat=True)
+    if any(args_kwargs["args"] == [author_id] for args_kwargs in queued):
+        return False
+    when = at or timezone.now() + timedelta(seconds=settings.MODERATION_MAIL_DELAY)
+    tell_author_of_pending_comments.using(run_after=when).enqueue(author_id)
+    return True
+
+
+@task()
+def tell_author_of_pending_comments(author_id: int) -> str:
+    """One mail to the author about every comment awaiting approval they have not been told
+    of, at most one such mail per MODERATION_MAIL_INTERVAL: a hundred comments in an hour are
+    a few mails, not a hundred."""
+    interval = timedelta(seconds=settings.MODERATION_MAIL_INTERVAL)
+    key = f"moderation:{author_id}:"
+    with transaction.atomic():
+        author = get_user_model().objects.select_for_update().filter(pk=author_id).first()
+        if author is None or not author.email:
+            return "no address to tell"
+        last = OutgoingMail.objects.filter(key__startswith=key).aggregate(at=Max("created_at"))
+        now = timezone.now()
+        if last["at"] is not None and now < last["at"] + interval:
+            schedule_moderation_mail(author_id, at=last["at"] + interval)
+            return "too soon after the last mail: later"
+        pending = list(
+            Comment.objects.awaiting_moderation()
+            .filter(post__author_id=author_id, author_told_at=None)
+            .select_related("post")
+            .order_by("created_date", "pk")
+        )
+        if not pending:
+            return "nothing new"
+        count = len(pending)
+        queue_mail(
+            key=f"{key}{pending[-1].pk}",
+            to=author.email,
+            subject=f"{count} comment{'s' if count != 1 else ''} awaiting your approval",
+            body=render_to_string(
+                "blog/mail/moderation.txt",
+                {
+                    "author": author,
+                    "count": count,
+                    "shown": [
+                        {
+                            "name": one_line(c.author_name, 80),
+                            "post": one_line(c.post.title),
+                            "text": one_line(c.text, 200),
+                            "at": c.created_date,
+                        }
+                        for c in pending[:MAIL_LISTS_AT_MOST]
+                    ],
+                    "more": max(0, count - MAIL_LISTS_AT_MOST),
+                    "queue_url": site_url() + reverse("moderation_queue"),
+                },
+            ),
+        )
+        Comment.objects.filter(pk__in=[c.pk for c in pending]).update(author_told_at=now)
+    return f"told of {count}"
+
+
+# --- a scheduled post goes live ------------------------------------------------------------------
+def schedule_go_live_notice(post: Post) -> None:
+    """When `post` is scheduled, queue the notice for its moment (in the caller's transaction).
+
+    Every save of a scheduled post queues one; at the moment, only those that still match its
+    date do anything, and the mail's key makes them one mail.
+    """
+    if post.is_scheduled:
+        announce_post_live.using(run_after=post.published_date).enqueue(
+            post.pk, post.published_date.isoformat()
+        )
+
+
+@task()
+def announce_post_live(post_id: int, published_at: str) -> str:
+    """The moment a scheduled post goes live: pages show it now (not after the cache's
+    freshness) and its author is told."""
+    post = Post.objects.select_related("author").filter(pk=post_id).first()
+    if post is None or post.published_date is None:
+        return "deleted or unpublished"
+    if post.published_date.isoformat() != published_at:
+        return "rescheduled"
+    if not post.is_published:
+        raise NotLiveYet(f"post {post_id} goes live at {published_at}")
+    invalidate_public_pages()
+    author = post.author
+    if not author.email:
+        return "live; no address to tell"
+    title = one_line(post.title)
+    queue_mail(
+        key=f"live:{post.pk}:{published_at}",
+        to=author.email,
+        subject=f"Your post “{title}” is live",
+        body=render_to_string(
+            "blog/mail/post_live.txt",
+            {"author": author, "title": title, "post_url": site_url() + post.get_absolute_url()},
+        ),
+    )
+    return "live; author told"
+
+
+# --- password reset ------------------------------------------------------------------------------
+@task()
+def send_password_reset(email: str, request_key: str) -> int:
+    """Mail a reset link to each active account with this address (usually one, often none).
+
+    The request path enqueues this for any address, known or not, so that its answer and its
+    timing say nothing about which addresses have accounts. `request_key` makes a retry of
+    this task queue no second mail.
+    """
+    sent = 0
+    for user in PasswordResetForm().get_users(email):
+        link = site_url() + reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        )
+        sent += queue_mail(
+            key=f"password-reset:{request_key}:{user.pk}",
+            to=user.email,
+            subject="Reset your kubeblog password",
+            body=render_to_string(
+                "registration/password_reset_email.txt",
+                {
+                    "user": user,
+                    "link": link,
+                    "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+                },
+            ),
+        )
+    return sent
