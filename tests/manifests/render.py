@@ -26,7 +26,12 @@ OVERLAYS = {
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # Custom resources: not in kubernetes-validate's schemas, checked by crd_schemas.yaml.
-CRD_API_GROUPS = ("postgresql.cnpg.io", "barmancloud.cnpg.io", "monitoring.coreos.com")
+CRD_API_GROUPS = (
+    "postgresql.cnpg.io",
+    "barmancloud.cnpg.io",
+    "monitoring.coreos.com",
+    "keda.sh",
+)
 
 
 def release_version() -> str:

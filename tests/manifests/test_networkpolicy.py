@@ -9,7 +9,7 @@ source's egress and the destination's ingress) runs over the rendered policies, 
   that a selector which forgets to exclude them is caught),
 - stand-ins for what lives elsewhere: ingress-nginx, Prometheus, cluster DNS, the
   CloudNativePG operator, and "outside" (the Kubernetes API, object storage, a log
-  aggregator: addresses outside the pod network).
+  aggregator, the SMTP relay: addresses outside the pod network).
 Every (source, destination, port) the policies allow is compared with the expected set.
 """
 
@@ -22,7 +22,8 @@ import pytest
 from tests.manifests.render import labels_match, objects, of_kind, pod_template, workloads
 
 TCP, UDP = "TCP", "UDP"
-OUTSIDE_PORTS = (80, 443, 5432, 6443, 24224)
+OUTSIDE_PORTS = (25, 80, 443, 465, 587, 5432, 6443, 24224)
+MAIL_PORTS = (25, 465, 587)
 
 
 @dataclass(frozen=True)
@@ -188,19 +189,26 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
     names = {e.name for e in rendered_endpoints(objs)}
     app_pods = {e.name for e in rendered_endpoints(objs) if e.name != "fluent-bit"}
     dns = {(pod, "kube-dns", 53, proto) for pod in app_pods for proto in (UDP, TCP)}
+    # The web and worker pods reach the same database and cache (the worker migrates too);
+    # the worker alone sends mail; Prometheus alone reaches a worker.
+    servers = ("web", "worker")
     expected = {
         ("ingress-nginx", "web", 8000, TCP),
         ("prometheus", "web", 9000, TCP),
+        ("prometheus", "worker", 9000, TCP),
+        *{("worker", "outside", p, TCP) for p in MAIL_PORTS},
         *dns,
     }
     if "postgres" in names:
-        expected |= {("web", "postgres", 5432, TCP), ("postgres-backup", "postgres", 5432, TCP)}
+        expected |= {(pod, "postgres", 5432, TCP) for pod in servers}
+        expected |= {("postgres-backup", "postgres", 5432, TCP)}
     if "redis" in names:
-        expected |= {("web", "redis", 6379, TCP)}
+        expected |= {(pod, "redis", 6379, TCP) for pod in servers}
     if "cnpg-instance" in names:
         expected |= {
-            ("web", "cnpg-pooler", 5432, TCP),
-            ("web", "cnpg-instance", 5432, TCP),  # migrations, past the pooler
+            *{(pod, "cnpg-pooler", 5432, TCP) for pod in servers},
+            # migrations, past the pooler
+            *{(pod, "cnpg-instance", 5432, TCP) for pod in servers},
             ("cnpg-pooler", "cnpg-instance", 5432, TCP),
             ("cnpg-instance", "cnpg-instance", 5432, TCP),  # replication
             ("cnpg-operator", "cnpg-instance", 5432, TCP),
@@ -213,13 +221,14 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
                 for p in (443, 6443)
             },
         }
-    if "first-admin" in names:
-        # The one-off Job, straight to PostgreSQL like the migrations.
-        expected |= {
-            ("first-admin", database, 5432, TCP)
-            for database in ("postgres", "cnpg-instance")
-            if database in names
-        }
+    # The jobs (hourly housekeeping; the one-off first-admin), straight to PostgreSQL like
+    # the migrations, never through PgBouncer.
+    expected |= {
+        (job, database, 5432, TCP)
+        for job in ("housekeeping", "first-admin")
+        for database in ("postgres", "cnpg-instance")
+        if job in names and database in names
+    }
     if "edge-cache" in names:
         expected |= {
             ("ingress-nginx", "edge-cache", 8080, TCP),
@@ -239,6 +248,26 @@ def test_network_policies_allow_exactly_the_designed_flows(objs):
     actual, expected = flows(objs), expected_flows(objs)
     assert not actual - expected, f"allowed but not designed: {sorted(actual - expected)}"
     assert not expected - actual, f"designed but blocked: {sorted(expected - actual)}"
+
+
+def test_worker_reaches_its_database_and_the_relay_and_only_prometheus_reaches_it(objs):
+    """Spelled out for the worker: scraping is its only way in; out, DNS, the database the
+    web pods use (PgBouncer and, for its migrations, PostgreSQL), the cache, and the mail
+    relay's ports outside the cluster."""
+    actual = flows(objs)
+    names = {e.name for e in rendered_endpoints(objs)}
+    assert {f for f in actual if f[1] == "worker"} == {("prometheus", "worker", 9000, TCP)}
+    out = {(f[1], f[2]) for f in actual if f[0] == "worker"}
+    web_out = {(f[1], f[2]) for f in actual if f[0] == "web"}
+    mail = {("outside", p) for p in MAIL_PORTS}
+    assert mail <= out, "the worker reaches the relay's ports outside the cluster"
+    assert out - mail == web_out, f"the worker reaches what web reaches: {sorted(out ^ web_out)}"
+    database = {"postgres", "cnpg-pooler", "cnpg-instance"} & names
+    assert database and {(d, 5432) for d in database} <= out
+    housekeeping = {(f[1], f[2]) for f in actual if f[0] == "housekeeping"}
+    assert housekeeping == {("kube-dns", 53)} | {(d, 5432) for d in database - {"cnpg-pooler"}}, (
+        "housekeeping: DNS and PostgreSQL only"
+    )
 
 
 def test_every_namespace_with_pods_has_a_default_deny(objs):
@@ -261,14 +290,29 @@ def test_evaluator_sees_a_widened_policy():
     (web -> outside, web -> postgres-backup's ports, ...)."""
     objs = objects("local")
     policy = next(
-        p for p in of_kind(objs, "NetworkPolicy") if p["metadata"]["name"] == "web-to-redis"
+        p for p in of_kind(objs, "NetworkPolicy") if p["metadata"]["name"] == "app-to-redis"
     )
     policy["spec"]["egress"] = [{}]
     with pytest.raises(AssertionError, match="allowed but not designed"):
         test_network_policies_allow_exactly_the_designed_flows(objs)
 
 
+def test_evaluator_sees_a_worker_reached_from_elsewhere():
+    objs = objects("local")
+    policy = next(
+        p
+        for p in of_kind(objs, "NetworkPolicy")
+        if p["metadata"]["name"] == "web-from-ingress-controller"
+    )
+    policy["spec"]["podSelector"] = {"matchLabels": {"app.kubernetes.io/name": "kubeblog"}}
+    policy["spec"]["ingress"][0]["ports"] = [{"port": "metrics", "protocol": TCP}]
+    with pytest.raises(AssertionError, match="allowed but not designed"):
+        test_network_policies_allow_exactly_the_designed_flows(objs)
+    with pytest.raises(AssertionError):
+        test_worker_reaches_its_database_and_the_relay_and_only_prometheus_reaches_it(objs)
+
+
 def test_evaluator_sees_a_missing_policy():
-    objs = [o for o in objects("local") if o["metadata"]["name"] != "redis-from-web"]
+    objs = [o for o in objects("local") if o["metadata"]["name"] != "redis-from-app"]
     with pytest.raises(AssertionError, match="designed but blocked"):
         test_network_policies_allow_exactly_the_designed_flows(objs)

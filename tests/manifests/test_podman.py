@@ -1,6 +1,6 @@
 """Smoke test: the web Deployment as the local overlay renders it, and the first-admin Job's
 pod, played by `podman kube play` with the locally built image and a real PostgreSQL on the
-host.
+host; then the worker Deployment the same way, which must become ready and, on SIGTERM, exit 0.
 
 It runs the manifests' own init containers (migrate_locked), security context (uid 10001,
 read-only root, no capabilities, no privilege escalation), ConfigMap and downward API
@@ -79,28 +79,79 @@ def adapt_for_podman(
     admin_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{name}-admin"}}  # 8
     admin_pod["spec"] = pod_template(job)["spec"]
 
-    for spec in (podspec, admin_pod["spec"]):
-        spec["hostNetwork"] = True  # 1
-        spec["restartPolicy"] = "Never"  # 6
-        (tmp,) = spec["volumes"]
-        tmp["name"] = volume  # 7
-        for container in [*spec["initContainers"], *spec["containers"]]:
-            assert container["image"].startswith("kubeblog:")
-            container["image"] = IMAGE  # 7
-            container.pop("ports", None)  # 2
-            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # 3
-                container.pop(probe, None)
-            for mount in container.get("volumeMounts", []):
-                mount["name"] = volume  # 7
-            # Secrets dropped (4); the ConfigMap is the played one (8).
-            container["envFrom"] = [{"configMapRef": {"name": config_name}}]
-            env = [var for var in container.get("env", []) if var["name"] not in DROPPED_VARIABLES]
-            env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
-            env.append({"name": "DATABASE_URL", "value": database_url})
-            if container["name"] == "first-admin":
-                env += [{"name": k, "value": v} for k, v in admin.items()]
-            container["env"] = env
+    adapt_podspec(podspec, volume=volume, config_name=config_name, database_url=database_url)
+    adapt_podspec(
+        admin_pod["spec"],
+        volume=volume,
+        config_name=config_name,
+        database_url=database_url,
+        extra={"first-admin": admin},
+    )
     return [config, deployment, admin_pod]
+
+
+def adapt_podspec(
+    spec: dict,
+    *,
+    volume: str,
+    config_name: str,
+    database_url: str,
+    extra: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Changes 1-7 of the docstring to one pod spec; `extra`: more literal variables for the
+    container of that name."""
+    spec["hostNetwork"] = True  # 1
+    spec["restartPolicy"] = "Never"  # 6
+    (tmp,) = spec["volumes"]
+    tmp["name"] = volume  # 7
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        assert container["image"].startswith("kubeblog:")
+        container["image"] = IMAGE  # 7
+        container.pop("ports", None)  # 2
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):  # 3
+            container.pop(probe, None)
+        for mount in container.get("volumeMounts", []):
+            mount["name"] = volume  # 7
+        # Secrets dropped (4); the ConfigMap is the played one (8).
+        container["envFrom"] = [{"configMapRef": {"name": config_name}}]
+        env = [var for var in container.get("env", []) if var["name"] not in DROPPED_VARIABLES]
+        env.append({"name": "DJANGO_SECRET_KEY", "value": "kube-play-test-only-" + "x" * 40})
+        env.append({"name": "DATABASE_URL", "value": database_url})
+        env += [
+            {"name": k, "value": v} for k, v in (extra or {}).get(container["name"], {}).items()
+        ]
+        container["env"] = env
+
+
+def adapt_worker_for_podman(
+    *, name: str, volume: str, database_url: str, metrics_port: int
+) -> list[dict]:
+    """The local overlay's worker Deployment and its ConfigMap, adapted as for the web pod
+    (1-7): METRICS_PORT a free port of the host."""
+    objs = objects("local")
+    deployment = get(objs, "Deployment", "worker")
+    podspec = pod_template(deployment)["spec"]
+    config_name = podspec["containers"][0]["envFrom"][0]["configMapRef"]["name"]
+    config = get(objs, "ConfigMap", config_name)
+    config["metadata"]["name"] = config_name = f"{name}-config"
+    config["data"].update(METRICS_PORT=str(metrics_port))  # 1
+    deployment["metadata"]["name"] = name  # 7
+    deployment["spec"]["replicas"] = 1  # 7
+    adapt_podspec(podspec, volume=volume, config_name=config_name, database_url=database_url)
+    return [config, deployment]
+
+
+def wait_ready(port: int) -> bytes:
+    """Poll /readyz on the port, as the kubelet would, until it answers 200; its body."""
+    status, body = 0, b""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            status, _, body = http_get(port, "/readyz", PROBE_HOST, timeout=10)
+            if status == 200:
+                return body
+        time.sleep(0.5)
+    raise AssertionError(f"/readyz never answered 200: {status} {body[:300]!r}")
 
 
 @pytest.fixture(scope="module")
@@ -136,15 +187,7 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
         )
         try:
             podman("kube", "play", str(manifest))
-            status, body = 0, b""
-            deadline = time.monotonic() + READY_TIMEOUT
-            while time.monotonic() < deadline:
-                with contextlib.suppress(OSError):
-                    status, _, body = http_get(port, "/readyz", PROBE_HOST, timeout=10)
-                    if status == 200:
-                        break
-                time.sleep(0.5)
-            assert status == 200, f"/readyz never answered 200: {status} {body[:300]!r}"
+            body = wait_ready(port)
             assert json.loads(body)["migrations"] == "ok", "the migrate init container ran"
 
             # Probes answer with any Host header, over plain HTTP, no redirect; liveness on
@@ -184,6 +227,55 @@ def test_local_web_deployment_plays_in_podman(podman_ready, tmp_path):
             logs = played.stdout + played.stderr
             lines = [line for line in logs.splitlines() if line.startswith("{")]
             assert lines and all(json.loads(line) for line in lines), "JSON lines on stdout"
+        finally:
+            podman("kube", "down", str(manifest), check=False)
+            podman("volume", "rm", "--force", volume, check=False)
+
+
+def test_local_worker_deployment_plays_in_podman(podman_ready, tmp_path):
+    """The worker pod as the local overlay renders it (the web pod's migrate init container,
+    then `python manage.py worker`) becomes ready on its metrics port, reports the queue,
+    and on SIGTERM (`podman stop`, as the kubelet sends it) exits 0 within its grace period."""
+    run = uuid.uuid4().hex[:8]
+    name, volume = f"kubeblog-play-worker-{run}", f"kubeblog-play-worker-tmp-{run}"
+    metrics_port = free_port()
+    manifest = tmp_path / "worker.yaml"
+    objs = objects("local")
+    grace = pod_template(get(objs, "Deployment", "worker"))["spec"]["terminationGracePeriodSeconds"]
+    with PostgresServer() as pg:
+        manifest.write_text(
+            yaml.safe_dump_all(
+                adapt_worker_for_podman(
+                    name=name, volume=volume, database_url=pg.url, metrics_port=metrics_port
+                )
+            )
+        )
+        try:
+            podman("kube", "play", str(manifest))
+            wait_ready(metrics_port)
+            status, _, _ = http_get(metrics_port, "/healthz", PROBE_HOST, timeout=10)
+            assert status == 200, "liveness on the metrics port"
+            metrics = http_get(metrics_port, "/metrics", timeout=10)[2].decode()
+            assert 'kubeblog_tasks{state="ready"}' in metrics, metrics[:2000]
+            with psycopg.connect(pg.url) as db:
+                (migrated,) = db.execute(
+                    "SELECT count(*) FROM django_migrations WHERE app = 'django_tasks_database'"
+                ).fetchone()
+            assert migrated > 0, "the migrate init container ran before the worker"
+
+            (pod,) = json.loads(
+                podman("pod", "ps", "--format", "json", "--filter", f"name={name}").stdout
+            )
+            worker_ctr = f"{pod['Name']}-worker"
+            started = time.monotonic()
+            podman("stop", "--time", str(grace), worker_ctr, timeout=grace + 30)
+            stopped_after = time.monotonic() - started
+            info = json.loads(podman("inspect", worker_ctr).stdout)[0]
+            logs = podman("logs", worker_ctr)
+            assert info["State"]["ExitCode"] == 0, (logs.stdout + logs.stderr)[-2000:]
+            assert stopped_after < grace, "stopped by SIGTERM, not by the SIGKILL after"
+            assert info["HostConfig"]["ReadonlyRootfs"] is True
+            assert info["Config"]["User"].split(":")[0] == "10001"
         finally:
             podman("kube", "down", str(manifest), check=False)
             podman("volume", "rm", "--force", volume, check=False)

@@ -53,7 +53,13 @@ STABLE_SELECTOR_KEYS = {
 DOCUMENTED_SECRETS = {
     "kubeblog-app": {
         "origin": "operator of the site (kubectl create secret, from app.secret.env)",
-        "keys": {"DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FALLBACKS", "DATABASE_URL", "REDIS_URL"},
+        "keys": {
+            "DJANGO_SECRET_KEY",
+            "DJANGO_SECRET_KEY_FALLBACKS",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "EMAIL_HOST_PASSWORD",
+        },
         "required": {"DJANGO_SECRET_KEY"},
     },
     "kubeblog-admin": {
@@ -140,6 +146,30 @@ def web_container(objs) -> dict:
     return next(c for c in pod_template(web(objs))["spec"]["containers"] if c["name"] == "web")
 
 
+def worker(objs) -> dict:
+    return get(objs, "Deployment", "worker")
+
+
+def worker_container(objs) -> dict:
+    (container,) = pod_template(worker(objs))["spec"]["containers"]
+    return container
+
+
+def housekeeping(objs) -> dict:
+    return get(objs, "CronJob", "housekeeping")
+
+
+def hpa_for(objs, deployment: str) -> dict | None:
+    """The HorizontalPodAutoscaler that scales the Deployment, if any."""
+    found = [
+        h
+        for h in of_kind(objs, "HorizontalPodAutoscaler")
+        if h["spec"]["scaleTargetRef"]["name"] == deployment
+    ]
+    assert len(found) <= 1, f"{len(found)} HPAs scale {deployment}"
+    return found[0] if found else None
+
+
 def required_settings() -> set[str]:
     """Variables declared with no default (config/env.py): production stops without them."""
     return {variable.name for variable in VARIABLES if variable.required}
@@ -200,6 +230,17 @@ def redis_bytes(size: str) -> int:
     number, unit = re.fullmatch(r"(\d+)([kmg]b?)?", size.lower()).groups()
     powers = {"k": 1000, "m": 1000**2, "g": 1000**3, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
     return int(number) * powers.get(unit or "", 1)
+
+
+def set_or_delete(node: dict, path: str, value) -> None:
+    """Set the field at the dotted `path` below `node` to `value`; None deletes it."""
+    *parents, name = path.split(".")
+    for parent in parents:
+        node = node[parent]
+    if value is None:
+        del node[name]
+    else:
+        node[name] = value
 
 
 def nginx_directives(conf: str) -> dict[str, list[list[str]]]:
@@ -343,6 +384,120 @@ def test_web_init_containers_migrate_under_the_lock(objs):
     assert "command" not in web_container(objs), "the image's gunicorn command runs as is"
 
 
+def test_worker_runs_the_web_pods_setup(objs):
+    """The worker Deployment runs `python manage.py worker` from the web pods' image, after
+    their init containers (migrate_locked, so new code never meets an old schema), with the
+    web container's whole environment: the same ConfigMap and Secret, the same database
+    (through PgBouncer where the web pods use it) and cache."""
+    podspec = pod_template(worker(objs))["spec"]
+    container = worker_container(objs)
+    assert container["command"] == ["python", "manage.py", "worker"]
+    assert container["image"] == web_container(objs)["image"]
+    assert podspec["initContainers"] == pod_template(web(objs))["spec"]["initContainers"]
+    assert container["envFrom"] == web_container(objs)["envFrom"]
+    assert container["env"] == web_container(objs)["env"]
+    assert secret_references_of(container) == secret_references_of(web_container(objs))
+
+
+def secret_references_of(container: dict) -> list[tuple[str, str | None]]:
+    """The Secrets (and keys) a container's environment comes from."""
+    refs = [(s["secretRef"]["name"], None) for s in container["envFrom"] if "secretRef" in s]
+    for var in container.get("env", []):
+        if ref := var.get("valueFrom", {}).get("secretKeyRef"):
+            refs.append((ref["name"], ref["key"]))
+    return refs
+
+
+def test_worker_probes_reach_its_metrics_port(objs):
+    """Liveness (/healthz: the loop turns, or its task is within TASK_TIME_LIMIT) and
+    readiness (/readyz: from the first turn until SIGTERM) on METRICS_PORT, where the worker's
+    own server answers (ops/worker.py); a startup probe covers a slow start."""
+    container = worker_container(objs)
+    env = effective_env(objs, container)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": int(env["METRICS_PORT"])}, "the metrics port only"
+    expected = {
+        "startupProbe": "/healthz",
+        "livenessProbe": "/healthz",
+        "readinessProbe": "/readyz",
+    }
+    for probe, path in expected.items():
+        http = container[probe]["httpGet"]
+        assert (http["port"], http["path"]) == ("metrics", path), f"worker {probe} {http}"
+        assert path in MASTER_PATHS
+    assert not of_kind_selecting(objs, "Service", worker(objs)), "no Service sends it work"
+
+
+def of_kind_selecting(objs, kind: str, workload: dict) -> list[dict]:
+    labels = pod_template(workload)["metadata"]["labels"]
+    return [
+        o
+        for o in of_kind(objs, kind)
+        if labels_match({"matchLabels": o["spec"]["selector"]}, labels)
+    ]
+
+
+def housekeeping_runs_hourly_alone_and_bounded(objs) -> None:
+    """The housekeeping CronJob: hourly, never two at once, a run that cannot start in time
+    is skipped, each run ends within the hour, a few retries, old Jobs cleaned up; the
+    migrate init container's database environment (direct to PostgreSQL)."""
+    cronjob = housekeeping(objs)
+    spec = cronjob["spec"]
+    minute, hour, *rest = spec["schedule"].split()
+    assert minute.isdigit() and hour == "*" and rest == ["*", "*", "*"], "hourly"
+    assert spec["concurrencyPolicy"] == "Forbid", "concurrencyPolicy"
+    assert 0 < spec["startingDeadlineSeconds"] < 3600, "startingDeadlineSeconds"
+    assert 0 < spec["successfulJobsHistoryLimit"] <= 5
+    assert 0 < spec["failedJobsHistoryLimit"] <= 5
+    job = spec["jobTemplate"]["spec"]
+    assert 0 < job["activeDeadlineSeconds"] < 3600, "activeDeadlineSeconds"
+    assert 0 < job["backoffLimit"] <= 5, "backoffLimit"
+    assert job["ttlSecondsAfterFinished"] > 0, "ttlSecondsAfterFinished"
+    podspec = job["template"]["spec"]
+    assert podspec["restartPolicy"] in ("Never", "OnFailure")
+    (container,) = podspec["containers"]
+    assert container["command"] == ["python", "manage.py", "housekeeping"]
+    assert container["image"] == web_container(objs)["image"]
+    assert container["envFrom"] == web_container(objs)["envFrom"]
+    (migrate,) = pod_template(web(objs))["spec"]["initContainers"]
+    env = {v["name"]: v for v in container["env"] if v["name"] != "APP_VERSION"}
+    assert env == {v["name"]: v for v in migrate["env"]}, "the migrations' database env"
+
+
+def test_housekeeping_runs_hourly_alone_and_bounded(objs):
+    housekeeping_runs_hourly_alone_and_bounded(objs)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "complaint"),
+    [
+        ("concurrencyPolicy", "Allow", "concurrencyPolicy"),
+        ("startingDeadlineSeconds", 7200, "startingDeadlineSeconds"),
+        ("jobTemplate.spec.activeDeadlineSeconds", 0, "activeDeadlineSeconds"),
+        ("jobTemplate.spec.ttlSecondsAfterFinished", None, "ttlSecondsAfterFinished"),
+    ],
+)
+def test_housekeeping_check_would_fail(path, value, complaint):
+    objs = objects("local")
+    set_or_delete(housekeeping(objs)["spec"], path, value)
+    with pytest.raises((AssertionError, KeyError), match=complaint):
+        housekeeping_runs_hourly_alone_and_bounded(objs)
+
+
+def test_mail_settings_reach_the_worker(overlay, objs):
+    """EMAIL_HOST (required in production) comes from the ConfigMap, the relay's password
+    only from the Secret kubeblog-app (an optional key); the local overlay logs mail."""
+    env = effective_env(objs, worker_container(objs))
+    assert env["EMAIL_HOST"], "EMAIL_HOST"
+    assert "EMAIL_HOST_PASSWORD" not in env, "the relay's password belongs in the Secret"
+    assert "EMAIL_HOST_PASSWORD" in DOCUMENTED_SECRETS["kubeblog-app"]["keys"]
+    assert "EMAIL_HOST_PASSWORD" not in DOCUMENTED_SECRETS["kubeblog-app"]["required"]
+    if overlay == "local":
+        assert env["EMAIL_HOST"] == "console"
+    else:
+        assert int(env["EMAIL_PORT"]) == 587 and env["EMAIL_USE_TLS"] == "true"
+
+
 def test_first_admin_is_a_one_off_job_that_migrates_like_a_web_pod():
     """components/first-admin (in the all-components overlay): a Job that goes away after
     it ends, runs the web pods' init containers, image and database environment, then
@@ -378,30 +533,55 @@ def test_shutdown_fits_the_grace_period(objs):
     assert s + g + SHUTDOWN_MARGIN_SECONDS <= t, f"{s} + {g} + margin > {t}"
     # Requests may run up to GUNICORN_TIMEOUT; the graceful stop gives in-flight ones G.
     assert g <= seconds_set_or_default(env, "GUNICORN_TIMEOUT")
+    worker_shutdown_fits_the_grace_period(objs)
 
 
-def test_hpa_and_pdb_leave_capacity_during_disruptions(objs):
-    deployment = web(objs)
-    hpas = of_kind(objs, "HorizontalPodAutoscaler")
+def worker_shutdown_fits_the_grace_period(objs) -> None:
+    """The arithmetic written beside the worker's terminationGracePeriodSeconds: no preStop
+    (no Service sends it anything); on SIGTERM the running task gets WORKER_SHUTDOWN_TIMEOUT
+    W, then goes back to the queue, with a margin to exit, before the SIGKILL at T."""
+    podspec = pod_template(worker(objs))["spec"]
+    container = worker_container(objs)
+    env = effective_env(objs, container)
+    w = seconds_set_or_default(env, "WORKER_SHUTDOWN_TIMEOUT")
+    t = podspec.get("terminationGracePeriodSeconds", 30)
+    assert "lifecycle" not in container, "no preStop: the worker has no Service"
+    assert w + SHUTDOWN_MARGIN_SECONDS <= t, f"worker: {w} + margin > {t}"
+    # A task may run up to TASK_TIME_LIMIT; the shutdown gives the running one W of it.
+    assert w <= seconds_set_or_default(env, "TASK_TIME_LIMIT"), "worker: W past the time limit"
+
+
+@pytest.mark.parametrize(("name", "bounds"), [("web", (3, 20)), ("worker", (2, 10))])
+def test_hpa_and_pdb_leave_capacity_during_disruptions(objs, name, bounds):
+    deployment = get(objs, "Deployment", name)
+    hpa = hpa_for(objs, name)
+    scaled = [
+        s for s in of_kind(objs, "ScaledObject") if s["spec"]["scaleTargetRef"]["name"] == name
+    ]
     pdbs = [
         p
         for p in of_kind(objs, "PodDisruptionBudget")
         if labels_match(p["spec"]["selector"], pod_template(deployment)["metadata"]["labels"])
     ]
-    assert len(pdbs) == 1, "one PodDisruptionBudget for the web pods"
+    assert len(pdbs) == 1, f"one PodDisruptionBudget for the {name} pods"
     pdb = pdbs[0]["spec"]
-    if hpas:
-        (hpa,) = hpas
+    assert not (hpa and scaled), f"{name}: an HPA and a KEDA ScaledObject would fight"
+    if hpa:
         target = hpa["spec"]["scaleTargetRef"]
-        assert (target["kind"], target["name"]) == ("Deployment", "web")
+        assert (target["kind"], target["name"]) == ("Deployment", name)
         assert target["apiVersion"] == "apps/v1"
         assert hpa["apiVersion"] == "autoscaling/v2"
         low, high = hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]
-        assert (low, high) == (3, 20)
+    elif scaled:
+        (spec,) = (s["spec"] for s in scaled)
+        assert spec["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
+        low, high = spec["minReplicaCount"], spec["maxReplicaCount"]
+    else:
+        low = high = deployment["spec"]["replicas"]
+    if hpa or scaled:
+        assert (low, high) == bounds
         replicas = deployment["spec"].get("replicas")
         assert replicas is None or low <= replicas <= high
-    else:
-        low = deployment["spec"]["replicas"]
     if "minAvailable" in pdb:
         assert low >= pdb["minAvailable"] + 1, "a drain must be possible at the minimum"
     else:
@@ -411,9 +591,65 @@ def test_hpa_and_pdb_leave_capacity_during_disruptions(objs):
 
 
 def test_production_lets_the_hpa_own_the_replica_count():
-    deployment = web(objects("production"))
-    assert "replicas" not in deployment["spec"], "kubectl apply would reset the HPA's choice"
-    assert of_kind(objects("production"), "HorizontalPodAutoscaler")
+    objs = objects("production")
+    for name in ("web", "worker"):
+        deployment = get(objs, "Deployment", name)
+        assert "replicas" not in deployment["spec"], f"{name}: apply would reset the HPA"
+        assert hpa_for(objs, name), f"{name}: no HPA"
+    assert hpa_for(objs, "worker")["spec"]["minReplicas"] >= 2
+
+
+def worker_scales_on_cpu_and_the_queue(objs) -> None:
+    """The worker's HPA: CPU, and the External metric kubeblog_tasks{state="ready"} per
+    replica (served by prometheus-adapter or similar, docs/kubernetes.md "Worker")."""
+    metrics = hpa_for(objs, "worker")["spec"]["metrics"]
+    kinds = {m["type"]: m for m in metrics}
+    assert set(kinds) == {"Resource", "External"}, "worker HPA metrics"
+    assert kinds["Resource"]["resource"]["name"] == "cpu"
+    external = kinds["External"]["external"]
+    assert external["metric"]["name"] == "kubeblog_tasks"
+    assert external["metric"]["selector"] == {"matchLabels": {"state": "ready"}}
+    assert external["target"]["type"] == "AverageValue", "tasks per worker"
+    assert float(external["target"]["averageValue"]) > 0
+
+
+def test_worker_scales_on_cpu_and_the_queue():
+    worker_scales_on_cpu_and_the_queue(objects("production"))
+
+
+def test_worker_scale_check_would_fail_on_a_total_not_per_replica():
+    objs = objects("production")
+    for metric in hpa_for(objs, "worker")["spec"]["metrics"]:
+        if metric["type"] == "External":
+            metric["external"]["target"] = {"type": "Value", "value": "20"}
+    with pytest.raises(AssertionError, match="tasks per worker"):
+        worker_scales_on_cpu_and_the_queue(objs)
+
+
+def test_keda_component_replaces_the_worker_hpa():
+    """components/keda-worker (in the all-components overlay): a ScaledObject on the worker
+    Deployment, at least 2 replicas, on the queue's depth as Prometheus has it, the max over
+    the workers (each one exports the whole queue), and no HPA of ours beside KEDA's."""
+    objs = objects("all-components")
+    assert hpa_for(objs, "worker") is None
+    (scaled,) = of_kind(objs, "ScaledObject")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "worker",
+    }
+    assert spec["minReplicaCount"] >= 2
+    triggers = {t["type"]: t for t in spec["triggers"]}
+    assert set(triggers) == {"prometheus", "cpu"}
+    query = triggers["prometheus"]["metadata"]["query"]
+    assert re.fullmatch(r'max\(kubeblog_tasks\{[^}]*state="ready"[^}]*\}\)', query), query
+    assert float(triggers["prometheus"]["metadata"]["threshold"]) > 0
+    (monitor,) = [m for m in of_kind(objs, "PodMonitor") if m["metadata"]["name"] == "worker"]
+    assert labels_match(
+        monitor["spec"]["selector"], pod_template(worker(objs))["metadata"]["labels"]
+    )
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
 
 
 def test_every_pdb_selects_something(objs):
@@ -425,14 +661,14 @@ def test_every_pdb_selects_something(objs):
         assert pooler in poolers or any(labels_match(selector, t) for t in templates), ident(pdb)
 
 
-def test_web_spreads_over_nodes_and_zones(objs):
-    spread = pod_template(web(objs))["spec"]["topologySpreadConstraints"]
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_web_and_worker_spread_over_nodes_and_zones(objs, name):
+    template = pod_template(get(objs, "Deployment", name))
+    spread = template["spec"]["topologySpreadConstraints"]
     keys = {c["topologyKey"] for c in spread}
     assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
     for constraint in spread:
-        assert labels_match(
-            constraint["labelSelector"], pod_template(web(objs))["metadata"]["labels"]
-        )
+        assert labels_match(constraint["labelSelector"], template["metadata"]["labels"])
 
 
 # --- labels and selectors -------------------------------------------------------------------
@@ -519,10 +755,11 @@ def test_images_are_pinned_and_the_version_is_the_release(objs):
     version = release_version()
     _, tag, _ = image_reference(images.pop())
     assert tag in (version, None), f"the tag {tag} is not the release {version}"
-    deployment = web(objs)
-    assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == version
-    assert pod_template(deployment)["metadata"]["labels"]["app.kubernetes.io/version"] == version
-    assert effective_env(objs, web_container(objs))["APP_VERSION"] == version
+    for workload in (web(objs), worker(objs), housekeeping(objs)):
+        assert workload["metadata"]["labels"]["app.kubernetes.io/version"] == version
+        assert pod_template(workload)["metadata"]["labels"]["app.kubernetes.io/version"] == version
+        (container,) = (c for c in pod_template(workload)["spec"]["containers"])
+        assert effective_env(objs, container)["APP_VERSION"] == version, ident(workload)
 
 
 # --- environment and secrets ----------------------------------------------------------------
@@ -668,11 +905,13 @@ def test_database_url_host_exists_and_migrations_bypass_transaction_pooling(objs
         host = re.match(r"postgres(?:ql)?://[^@]+@([^:/]+):5432/", url).group(1)
         assert host in services, f"{container['name']}: DATABASE_URL host {host} is nowhere"
         through_pooler = host in poolers
-        if container["name"] == "web":
+        if container["name"] in ("web", "worker"):
             assert env["DATABASE_PGBOUNCER"] == ("true" if through_pooler else "false")
             if through_pooler:
                 assert poolers[host]["spec"]["pgbouncer"]["poolMode"] == "transaction"
         else:
+            # Migrations hold a session's advisory lock; housekeeping's DELETEs may outlast
+            # PgBouncer's query_timeout; first-admin migrates first.
             assert not through_pooler, f"{container['name']} must reach PostgreSQL directly"
 
 
@@ -843,7 +1082,7 @@ def test_production_database_is_highly_available():
 
 def test_pg_dump_cronjob_writes_to_its_own_volume():
     objs = objects("local")
-    (cronjob,) = of_kind(objs, "CronJob")
+    cronjob = get(objs, "CronJob", "postgres-backup")
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     podspec = pod_template(cronjob)["spec"]
     claims = [
@@ -893,6 +1132,23 @@ def test_shutdown_check_would_fail_on_a_short_grace_period():
     pod_template(web(objs))["spec"]["terminationGracePeriodSeconds"] = 30
     with pytest.raises(AssertionError, match="margin"):
         test_shutdown_fits_the_grace_period(objs)
+
+
+@pytest.mark.parametrize(("grace", "timeout"), [(20, None), (30, "26"), (90, "75")])
+def test_worker_shutdown_check_would_fail(grace, timeout):
+    """A grace period shorter than WORKER_SHUTDOWN_TIMEOUT (its default 20 when unset) and a
+    margin, or a shutdown timeout past TASK_TIME_LIMIT, fails."""
+    objs = objects("local")
+    pod_template(worker(objs))["spec"]["terminationGracePeriodSeconds"] = grace
+    container = worker_container(objs)
+    (config,) = (s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s)
+    data = get(objs, "ConfigMap", config)["data"]
+    if timeout is None:
+        del data["WORKER_SHUTDOWN_TIMEOUT"]
+    else:
+        data["WORKER_SHUTDOWN_TIMEOUT"] = timeout
+    with pytest.raises(AssertionError, match="worker"):
+        worker_shutdown_fits_the_grace_period(objs)
 
 
 def test_shutdown_check_takes_the_declared_default_when_unset():
@@ -1058,14 +1314,7 @@ def test_edge_cache_checks_would_fail(old, new, complaint):
 def test_durability_check_would_fail(path, value, complaint):
     objs = objects("production")
     (cluster,) = of_kind(objs, "Cluster")
-    *parents, name = path.split(".")
-    node = cluster["spec"]
-    for parent in parents:
-        node = node[parent]
-    if value is None:
-        del node[name]
-    else:
-        node[name] = value
+    set_or_delete(cluster["spec"], path, value)
     with pytest.raises(AssertionError, match=complaint):
         database_never_loses_an_acknowledged_write(objs)
 
