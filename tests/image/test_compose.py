@@ -50,10 +50,10 @@ def test_compose_file_is_valid(project):
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"db", "redis", "migrate", "web", "lb"}
+    assert set(services) == {"db", "redis", "migrate", "web", "worker", "lb"}
     assert "pgdata" in config["volumes"]
 
-    for name in ("migrate", "web"):
+    for name in ("migrate", "web", "worker"):
         app = services[name]
         assert app["image"] == "kubeblog:dev"
         assert app["user"] == "10001:10001"
@@ -69,6 +69,15 @@ def test_compose_file_is_valid(project):
     assert "DJANGO_SUPERUSER_PASSWORD" not in web["environment"]
     assert "DJANGO_SUPERUSER_PASSWORD" in services["migrate"]["environment"]
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    worker = services["worker"]
+    assert worker["command"] == ["python", "manage.py", "worker"]
+    assert "ports" not in worker and "expose" not in worker, "nothing connects to a worker"
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "9000" in " ".join(worker["healthcheck"]["test"]), "its health is on METRICS_PORT"
+    assert worker["environment"] == web["environment"], "the same settings as web"
+    assert worker["environment"]["EMAIL_HOST"] == "console", "mail goes to the log by default"
+    assert worker["stop_grace_period"] == "30s"
     # Only the load balancer is reachable, and only from this machine.
     assert all(port.startswith("127.0.0.1:") for port in services["lb"]["ports"])
 
@@ -95,7 +104,7 @@ def test_redis_requires_the_password_the_app_uses(project):
     assert command[command.index("--requirepass") + 1] == password
     assert redis["environment"]["REDISCLI_AUTH"] == password
     assert redis["healthcheck"]["test"] == ["CMD-SHELL", "redis-cli ping | grep -qx PONG"]
-    for name in ("migrate", "web"):
+    for name in ("migrate", "web", "worker"):
         url = services[name]["environment"]["REDIS_URL"]
         assert url == f"redis://:{password}@redis:6379/0", name
 
