@@ -64,7 +64,7 @@ COPY static/ static/
 # throwaway settings values: no database is touched. Bytecode is compiled now, because the
 # root filesystem is read-only at run time.
 RUN DJANGO_SECRET_KEY=build-only ALLOWED_HOSTS=localhost \
-    DATABASE_URL=sqlite:////tmp/build.sqlite3 \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 EMAIL_HOST=console \
     python manage.py collectstatic --noinput --verbosity 0 \
  && python -m compileall -q /app \
  && rm -rf /tmp/*
