@@ -84,7 +84,11 @@ def deliver_mail(mail_id: int) -> str:
         to=[mail.to],
         headers={"Message-ID": f"<{mail.message_id}@{domain}>"},
     )
-    message.send()  # an error raises: the worker retries later
+    try:
+        message.send()
+    except Exception:
+        unsent.update(sending_until=None)  # let the next attempt have it at once
+        raise  # the worker retries later
     OutgoingMail.objects.filter(pk=mail.pk, sent_at=None).update(sent_at=Now(), body="")
     logger.info("mail sent", extra={"mail_key": mail.key, "message_id": mail.message_id})
     return "sent"
