@@ -70,6 +70,49 @@ def pg_server():
         yield server
 
 
+@pytest.fixture
+def smtp():
+    """A real SMTP server on 127.0.0.1 (harness.smtp) that keeps what it receives."""
+    from harness.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def worker(transactional_db, smtp):
+    """Make task worker processes (`manage.py worker`, production settings) that work on the
+    test database itself, so they see what the test commits, and send mail to `smtp`. They
+    share the test's secret key (a reset link they make works on the test's pages). Every one
+    is killed at the end of the test."""
+    from urllib.parse import quote
+
+    from django.conf import settings
+
+    from harness.worker import WorkerProcess
+
+    s = connection.settings_dict
+    url = (
+        f"postgres://{quote(s['USER'])}:{quote(s['PASSWORD'])}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+    )
+    made = []
+
+    def make(**env) -> WorkerProcess:
+        process = WorkerProcess(
+            url,
+            DJANGO_SECRET_KEY=settings.SECRET_KEY,
+            SITE_URL="http://testserver",
+            TASK_RETRY_DELAY="0.3",
+            **{**smtp.env(), **env},
+        )
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        process.kill()
+
+
 @pytest.fixture(scope="module")
 def redis_server():
     with RedisServer() as server:

@@ -18,6 +18,16 @@ from harness.paths import ROOT
 from harness.servers import free_port, stop_process
 
 
+def wait_until(condition, timeout: float = 20.0) -> bool:
+    """Poll `condition` every 0.1 s for up to `timeout` seconds: whether it became true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return bool(condition())
+
+
 class WorkerProcess:
     """Start with `start()`; stop with `terminate()` (SIGTERM) or `kill()` (SIGKILL)."""
 

@@ -2,74 +2,24 @@
 real SMTP server: delivery, retries, rollback, kill -9 and SIGTERM."""
 
 import time
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from harness.smtp import SmtpServer
-from harness.worker import WorkerProcess
+from harness.worker import wait_until as _wait
 from ops.mail import queue_mail
 from ops.models import OutgoingMail, WorkerBeat
 from ops.tests.tasks import always_fails, mail_after
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# Seconds to wait for what a worker polling every 0.2 s does at once; nothing here asserts
-# a speed: a slow machine only waits longer.
-SOON = 20
-
-
-@pytest.fixture
-def database_url() -> str:
-    """The test database itself: the worker must see what the test commits."""
-    s = connection.settings_dict
-    return (
-        f"postgres://{quote(s['USER'])}:{quote(s['PASSWORD'])}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-    )
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def worker(database_url, smtp):
-    """Make worker processes (started by the test, all killed at its end)."""
-    made = []
-
-    def make(**env) -> WorkerProcess:
-        process = WorkerProcess(
-            database_url,
-            DJANGO_SECRET_KEY=settings.SECRET_KEY,
-            SITE_URL="http://testserver",
-            TASK_RETRY_DELAY="0.3",
-            **{**smtp.env(), **env},
-        )
-        made.append(process)
-        return process
-
-    yield make
-    for process in made:
-        process.kill()
+SOON = 20  # seconds for what a worker does at once: a bound on a hang, never a speed target
 
 
 def _result(task_id) -> DBTaskResult:
     return DBTaskResult.objects.get(pk=task_id)
-
-
-def _wait(condition, timeout: float = SOON) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_a_queued_mail_is_delivered_once_and_forgets_its_body(worker, smtp):
