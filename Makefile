@@ -8,11 +8,9 @@ VERSION ?= $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('pyproje
 
 .PHONY: run test lint image k8s-check drill bench lock clean venv version
 
-## run: set up and serve the blog on SQLite with demo content at http://127.0.0.1:$(PORT)
+## run: set up and serve the blog on SQLite with demo content at http://127.0.0.1:$(PORT), with its task worker
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	PORT=$(PORT) scripts/run-local.sh
 
 ## test: install what the tests need (Debian packages, Python packages) and run every suite
 test: $(VENV)/.installed-dev

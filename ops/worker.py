@@ -128,7 +128,8 @@ class Worker:
                     self._requeue_lost()
                     claimed = self._claim()
                 except DatabaseError as exc:
-                    self._database_state(failing=exc)
+                    if not is_locked_database_exception(exc):  # SQLite busy: not a failure
+                        self._database_state(failing=exc)
                     self._sleep(self.poll_interval)
                     continue
                 self._database_state(failing=None)
