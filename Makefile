@@ -36,10 +36,11 @@ drill: $(VENV)/.installed-dev
 	scripts/system-deps.sh drill
 	$(PY) -m tests.drill
 
-## bench: throughput, latency, memory and cold start against nginx and bare Django
+## bench: throughput, latency, memory and cold start against nginx and bare Django; the task queue
 bench: $(VENV)/.installed-dev
 	scripts/system-deps.sh bench
 	$(PY) -m bench
+	$(PY) -m bench.tasks
 
 ## version: print the release version (pyproject.toml, the one place it is set)
 version:

@@ -35,6 +35,7 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.server.arrivals.append((str(message["Subject"]).strip(), time.time()))
         return "250 Message accepted for delivery"
 
 
@@ -46,6 +47,7 @@ class SmtpServer:
         self.lock = threading.Lock()
         self.held = threading.Event()
         self.received: list[tuple[str, list[str], EmailMessage]] = []
+        self.arrivals: list[tuple[str, float]] = []  # (subject, when received)
         self._controller: Controller | None = None
 
     def start(self) -> SmtpServer:

@@ -35,9 +35,7 @@ class WorkerProcess:
         self.metrics_port = free_port()
         self.env = production_env(
             database_url,
-            METRICS_PORT=str(self.metrics_port),
-            WORKER_POLL_INTERVAL="0.2",
-            **env,
+            **{"METRICS_PORT": str(self.metrics_port), "WORKER_POLL_INTERVAL": "0.2", **env},
         )
         self.log = Path(tempfile.mkstemp(prefix="kubeblog-worker-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
