@@ -76,16 +76,27 @@ def _probe(spec: dict) -> Probe:
     )
 
 
-@cache
-def web() -> Web:
-    deployment = yaml.safe_load((BASE / "deployment.yaml").read_text())
-    pod = deployment["spec"]["template"]["spec"]
-    container = next(c for c in pod["containers"] if c["name"] == "web")
-    config = dict(
+def config_env() -> dict[str, str]:
+    """The ConfigMap's variables (base/config.env)."""
+    return dict(
         line.split("=", 1)
         for line in (BASE / "config.env").read_text().splitlines()
         if "=" in line and not line.lstrip().startswith("#")
     )
+
+
+@cache
+def web() -> Web:
+    deployment = next(
+        document
+        for document in yaml.safe_load_all((BASE / "deployment.yaml").read_text())
+        if document
+        and document.get("kind") == "Deployment"
+        and document["metadata"]["name"] == "web"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    container = next(c for c in pod["containers"] if c["name"] == "web")
+    config = config_env()
     annotations = yaml.safe_load((BASE / "ingress.yaml").read_text())["metadata"]["annotations"]
     return Web(
         startup=_probe(container["startupProbe"]),
@@ -108,3 +119,48 @@ def restart_delay(restarts: int) -> float:
         return 0.0
     first, cap = RESTART_BACKOFF
     return min(cap, first * 2 ** (restarts - 1))
+
+
+# Kubernetes' own default, for a pod spec that sets no terminationGracePeriodSeconds.
+DEFAULT_GRACE_PERIOD = 30.0
+
+
+@dataclass(frozen=True)
+class Worker:
+    grace_period: float
+    startup: Probe | None
+    liveness: Probe | None
+    source: str  # the manifest the numbers come from, or what stood in for it
+
+
+@cache
+def worker() -> Worker:
+    """The worker Deployment's grace period and liveness probe, from the base manifests.
+
+    A Deployment in deploy/k8s/base whose container runs `manage.py worker` is the worker's;
+    while there is none, a pod spec without those fields gets Kubernetes' defaults: a 30 s
+    grace period and no probes.
+    """
+    for path in sorted(BASE.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not isinstance(document, dict) or document.get("kind") != "Deployment":
+                continue
+            pod = document["spec"]["template"]["spec"]
+            for container in pod.get("containers", []):
+                words = [*container.get("command", []), *container.get("args", [])]
+                if "worker" in words:
+                    return Worker(
+                        grace_period=float(
+                            pod.get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
+                        ),
+                        startup=_http_probe(container.get("startupProbe")),
+                        liveness=_http_probe(container.get("livenessProbe")),
+                        source=str(path.relative_to(ROOT)),
+                    )
+    return Worker(
+        DEFAULT_GRACE_PERIOD, None, None, "no worker Deployment yet: Kubernetes' defaults"
+    )
+
+
+def _http_probe(spec: dict | None) -> Probe | None:
+    return _probe(spec) if spec and "httpGet" in spec else None
