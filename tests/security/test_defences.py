@@ -21,6 +21,8 @@ def _post_urls(world) -> dict[str, str]:
         "comment_remove": f"/comment/{comment.pk}/remove/",
         "login": "/accounts/login/",
         "logout": "/accounts/logout/",
+        "password_reset": "/accounts/password-reset/",
+        "password_reset_confirm": "/accounts/reset/MQ/set-password/",
     }
 
 
