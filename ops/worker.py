@@ -300,6 +300,7 @@ class Worker:
                 )
         except DatabaseError as exc:
             logger.debug("beat not written: %s", exc)
+            connection.close()  # broken by an outage: the next beat opens a new connection
 
     def _sign_off(self) -> None:
         with contextlib.suppress(DatabaseError):  # else the beat goes stale by itself
