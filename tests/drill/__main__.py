@@ -20,7 +20,7 @@ from harness.paths import BUILD
 from tests.drill import haproxy as lb
 from tests.drill import kube, plan
 from tests.drill.clock import Clock, Events
-from tests.drill.config import FULL, SHORT, Timings
+from tests.drill.config import FULL, SHORT, WORKER_SETTINGS, Timings
 from tests.drill.haproxy import Monitor, read_log
 from tests.drill.load import MIX, Load
 from tests.drill.report import plot_timeline, summarize, table, write_report
@@ -36,8 +36,8 @@ def _terminate(signum, frame):
 
 
 def back_to_baseline(d: Drill, timeout: float = 60.0) -> bool:
-    """Before each scenario: the Deployment's replica count, all UP in HAProxy (a scenario
-    that failed half-way may have left fewer)."""
+    """Before each scenario: the Deployment's replica count, all UP in HAProxy, and the
+    worker Deployment's (a scenario that failed half-way may have left fewer)."""
     missing = d.timings.replicas - len(d.stack.serving())
     if missing > 0:
         release = d.stack.serving()[-1].release if d.stack.serving() else d.new
@@ -45,6 +45,14 @@ def back_to_baseline(d: Drill, timeout: float = 60.0) -> bool:
         try:
             for replica in d.stack.start_replicas(release, missing):
                 d.stack.register(replica)
+        except Exception:
+            traceback.print_exc()
+            return False
+    workers = d.timings.workers - len(d.stack.workers.running())
+    if workers > 0:
+        d.events.add("action", f"baseline: starting {workers} worker(s)")
+        try:
+            d.stack.workers.start_many(d.stack.serving()[-1].release, workers)
         except Exception:
             traceback.print_exc()
             return False
@@ -159,7 +167,9 @@ def run(timings: Timings, out_dir: Path, only: set[int] | None = None) -> dict:
             "endpoint_propagation_s": kube.PROPAGATION_DELAY,
             "ingress_tries": kube.INGRESS_TRIES,
             "readiness_detection_bound_s": lb.DETECTION_BOUND,
+            "worker": asdict(kube.worker()),
         },
+        "worker_settings": WORKER_SETTINGS,
         "totals": {
             "requests": sum(1 for r in records if r.phase == "load"),
             "failed": sum(1 for r in records if r.phase == "load" and not r.ok),

@@ -49,6 +49,28 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def start_together(start, count: int, what: str) -> list:
+    """`start()` `count` times at once, each in a thread, as a Deployment scales up; the pods
+    it returned, by number (their names end in `-<n>`). Raises if any did not start."""
+    results: list = []
+
+    def one() -> None:
+        try:
+            results.append(start())
+        except BaseException as exc:  # reported below, in the caller's thread
+            results.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors or len(results) != count:
+        raise RuntimeError(f"starting {count} {what} failed: {errors[:1]}")
+    return sorted(results, key=lambda pod: int(pod.name.split("-")[1]))
+
+
 class Endpoints:
     """The Service's endpoints as the proxy sees them: each change after a random delay."""
 

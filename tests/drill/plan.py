@@ -1,6 +1,6 @@
 """Which scenarios the drill runs, in order: the stateless tier's, then the data tier's."""
 
-from tests.drill import failover, scenarios
+from tests.drill import failover, scenarios, worker_loss
 
 SCENARIOS = [
     (1, "rolling update", scenarios.rolling_update),
@@ -15,7 +15,8 @@ SCENARIOS = [
     (10, "primary stopped (-m immediate)", failover.immediate_stop),
     (11, "planned switchover", failover.switchover),
     (12, "primary frozen (SIGSTOP)", failover.primary_frozen),
+    (13, "worker killed mid-task (SIGKILL, SIGTERM)", worker_loss.worker_killed),
 ]
 # The short drill, in `make test`: every scenario but the two crash variants that fail over
 # the same way as scenario 8 (`make drill` runs them).
-SHORT = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 11, 12})
+SHORT = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13})

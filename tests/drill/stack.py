@@ -1,4 +1,5 @@
-"""The drill's stack on 127.0.0.1: PostgreSQL, Redis, replicas of the image, HAProxy.
+"""The drill's stack on 127.0.0.1: PostgreSQL, Redis, replicas of the image, HAProxy, the task
+workers (tests/drill/workers.py) and the SMTP relay they send mail through (harness/smtp.py).
 
 Every replica is a podman container of the real image, started as the Deployment starts a pod:
 the same environment, read-only root with a tmpfs /tmp, UID 10001, no capabilities. The host's
@@ -26,11 +27,13 @@ from harness.paths import ROOT, project_version
 from harness.pgcluster import PostgresCluster
 from harness.podman import RESTRICTED, build_image, env_args, podman
 from harness.servers import RedisServer, free_port
+from harness.smtp import SmtpServer
 from tests.drill import expand, kube
 from tests.drill.clock import Clock, Events
-from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, Timings
+from tests.drill.config import GUNICORN_THREADS, GUNICORN_WORKERS, WORKER_SETTINGS, Timings
 from tests.drill.haproxy import HAProxy
-from tests.drill.kubelet import Kubelet, http_status, pid_alive
+from tests.drill.kubelet import Kubelet, http_status, pid_alive, start_together
+from tests.drill.workers import WorkerTier
 
 IMAGE = "localhost/kubeblog:dev"
 RUN_PREFIX = f"kubeblog-drill-{os.getpid()}"
@@ -170,6 +173,9 @@ class Stack:
         self.haproxy = HAProxy(out_dir)
         self.kubelet = Kubelet(self, self.haproxy, events, random.Random(13))
         self.replicas: list[Replica] = []
+        # The relay every mail goes through; it keeps each message it accepted.
+        self.smtp = SmtpServer()
+        self.workers = WorkerTier(self, RUN_PREFIX, POD_FLAGS)
         self.authors = [(f"author{i}", secrets.token_urlsafe(16)) for i in range(1, 4)]
         self._containers: list[str] = []
         self._index = 0
@@ -181,10 +187,12 @@ class Stack:
     def start(self, release: Release) -> None:
         self.pg.start()
         self.redis.start()
+        self.smtp.start()
         self.events.add(
             "action",
             f"PostgreSQL: leader {self.pg.leader()}, sync standby {self.pg.sync_standby()}, "
-            f"PgBouncer on :{self.pg.pgbouncer_port}; Redis on :{self.redis.port}",
+            f"PgBouncer on :{self.pg.pgbouncer_port}; Redis on :{self.redis.port}; "
+            f"SMTP relay on :{self.smtp.port}",
         )
         self.migrate(release)
         self.haproxy.start()
@@ -192,6 +200,7 @@ class Stack:
         replicas = self.start_replicas(release, self.timings.replicas)
         for replica in replicas:
             self.register(replica)
+        self.workers.start_many(release, self.timings.workers)
 
     def base_env(self, release: Release) -> dict[str, str]:
         return {
@@ -201,7 +210,14 @@ class Stack:
             "DATABASE_PGBOUNCER": "true",
             "REDIS_URL": self.redis.url,  # carries the password
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "EMAIL_HOST": "console",
+            # The drill's relay (harness/smtp.py), plain SMTP on loopback; each step of a
+            # conversation may take EMAIL_TIMEOUT's default, as in production.
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.smtp.port),
+            "EMAIL_USE_TLS": "false",
+            **WORKER_SETTINGS,
+            # The ConfigMap's, checked against the worker's grace period by the manifests' tests.
+            "WORKER_SHUTDOWN_TIMEOUT": kube.config_env().get("WORKER_SHUTDOWN_TIMEOUT", "20"),
             "APP_VERSION": release.version,
             "THEME_COLOR": release.color,
             # Plain HTTP on loopback: TLS is the ingress's job.
@@ -238,6 +254,8 @@ class Stack:
             "    name, password = pair.split(':', 1)\n"
             "    user, _ = User.objects.get_or_create(username=name)\n"
             "    user.set_password(password)\n"
+            # An address: the comments the load posts turn into moderation mail.
+            "    user.email = name + '@example.com'\n"
             "    user.save()\n"
         )
         env["DRILL_SETUP"] = setup
@@ -252,7 +270,7 @@ class Stack:
         """A one-off container of the release running `script`; its output."""
         env = env or self.base_env(release)
         name = f"{RUN_PREFIX}-once-{secrets.token_hex(3)}"
-        self._containers.append(name)
+        self.track_container(name)
         result = podman(
             "run", "--rm", "--name", name, *POD_FLAGS, *env_args(env), release.image,
             "sh", "-c", script, check=False, timeout=300,
@@ -301,23 +319,12 @@ class Stack:
 
     def start_replicas(self, release: Release, count: int) -> list[Replica]:
         """Start several replicas at once, as a Deployment scales up."""
-        results: list[Replica | BaseException] = []
+        return start_together(lambda: self.start_replica(release), count, "replicas")
 
-        def one() -> None:
-            try:
-                results.append(self.start_replica(release))
-            except BaseException as exc:  # reported below, in the caller's thread
-                results.append(exc)
-
-        threads = [threading.Thread(target=one) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(180)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors or len(results) != count:
-            raise RuntimeError(f"starting {count} replicas failed: {errors[:1]}")
-        return sorted(results, key=lambda r: int(r.name.split("-")[1]))  # type: ignore[union-attr]
+    def track_container(self, name: str) -> None:
+        """A container this stack started: teardown removes it by name."""
+        with self._lock:
+            self._containers.append(name)
 
     def container_pid(self, replica: Replica) -> int:
         pid = podman("inspect", replica.container, "--format", "{{.State.Pid}}").stdout.strip()
@@ -472,6 +479,8 @@ class Stack:
             return
         self._torn_down = True
         self.kubelet.stop()  # first: no restarts of what is being removed
+        with contextlib.suppress(Exception):
+            self.workers.stop()
         for replica in list(self.replicas):
             if not replica.removed:
                 self.thaw(self.host_pids(replica) if replica.pid else [])
@@ -481,6 +490,6 @@ class Stack:
                 podman("rm", "--force", "--time", "0", name, check=False, timeout=60)
         with contextlib.suppress(Exception):
             self.pg.save_logs(self.out_dir / "logs")
-        for stop in (self.haproxy.stop, self.redis.destroy, self.pg.destroy):
+        for stop in (self.haproxy.stop, self.smtp.stop, self.redis.destroy, self.pg.destroy):
             with contextlib.suppress(Exception):
                 stop()
