@@ -1,4 +1,5 @@
-"""A person in Chromium: log in, write a draft, publish it, comment, approve the comment."""
+"""A person in Chromium: log in, write a draft, publish it, comment, approve the comment from
+the moderation queue."""
 
 import os
 import subprocess
@@ -117,8 +118,13 @@ def test_author_and_reader_journey(site, browser):
 
     author.reload()
     expect(author.locator(".pending", has_text="Lovely")).to_be_visible()
+    # The header counts what waits; the queue lists it, and approving there stays there.
+    author.get_by_role("link", name="Comments 1 awaiting approval").click()
+    expect(author.get_by_role("heading", name="Comments awaiting approval")).to_be_visible()
+    _shot(author, "5-moderation-queue")
     author.get_by_role("button", name="Approve").click()
     expect(author.get_by_text("Comment approved.")).to_be_visible()
+    expect(author.get_by_text("No comments are waiting")).to_be_visible()
     _shot(author, "5-approved")
 
     reader.goto(reader.url)
