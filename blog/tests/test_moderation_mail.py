@@ -191,3 +191,18 @@ def test_reset_requests_are_limited_per_address(client, settings):
     assert len(_queued(send_password_reset)) == 2
     page = client.post("/accounts/password-reset/", {"email": "x@example.com"})
     assert "Too many password reset requests" in page.content.decode()
+
+
+def test_the_header_count_asks_nothing_of_a_database_believed_down(
+    rf, author, django_assert_num_queries
+):
+    from blog.context_processors import comments_awaiting
+    from ops import health
+
+    CommentFactory(post=PostFactory(author=author), approved=False)
+    request = rf.get("/")
+    request.user = author
+    assert comments_awaiting(request)["comments_awaiting"] == 1
+    health.saw("database", False)  # as the 503 page's request reported it
+    with django_assert_num_queries(0):
+        assert comments_awaiting(request)["comments_awaiting"] == 0
