@@ -14,7 +14,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DatabaseError, connection
 
 from ops import deadlines, health, metrics
 
@@ -32,9 +32,7 @@ class ReadRetryMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if request.method not in SAFE_METHODS or not isinstance(
-            exception, OperationalError | InterfaceError
-        ):
+        if request.method not in SAFE_METHODS or not health.is_database_outage(exception):
             return None
         health.saw("database", False)
         failing = health.BREAKERS["database"].failing_for() or 0.0
@@ -51,8 +49,10 @@ class ReadRetryMiddleware:
                 response = match.func(request, *match.args, **match.kwargs)
                 if callable(getattr(response, "render", None)):
                     response = response.render()
-            except (OperationalError, InterfaceError):
-                continue
+            except DatabaseError as exc:
+                if health.is_database_outage(exc):
+                    continue
+                raise
             metrics.DB_READ_RETRIES.labels(result="served").inc()
             logger.info(
                 "read served on try %d, %.1fs after the database began failing",

@@ -117,6 +117,19 @@ def saw(dependency: str, ok: bool) -> None:
         breaker.failed()
 
 
+def is_database_outage(exc: BaseException | None) -> bool:
+    """Whether a database error means "the database is not there for you now", which a
+    client may retry (503), rather than a bug (500): a lost or unreachable server, or a write
+    that reached a server still in recovery. The last happens for an instant in a failover,
+    when the proxy in front already sends connections to the standby being promoted, before
+    it takes writes (SQLSTATE 25006, read_only_sql_transaction; the drill's scenario 8 met it)."""
+    from django.db import InterfaceError, InternalError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, InternalError) and getattr(exc.__cause__, "sqlstate", "") == "25006"
+
+
 def worth_trying(dependency: str) -> bool:
     """False while the dependency's circuit is open: skip it, or use what is at hand."""
     return BREAKERS[dependency].allow()

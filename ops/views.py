@@ -5,7 +5,6 @@ ops.middleware.PrivateByDefaultMiddleware) is what they need."""
 import sys
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -35,8 +34,8 @@ def metrics_view(request):
 def server_error(request):
     """500 handler: a database outage is a friendly 503 the client may retry; the rest 500."""
     exc = sys.exc_info()[1]
-    # Only a lost or unreachable database is an outage; a bad query or value is a bug (500).
-    if isinstance(exc, OperationalError | InterfaceError):
+    # Only a database that is not there now is an outage; a bad query or value is a bug (500).
+    if health.is_database_outage(exc):
         metrics.DB_ERRORS.inc()
         health.saw("database", False)
         response = render(request, "503.html", status=503)

@@ -206,3 +206,22 @@ def test_a_breaker_knows_how_long_its_dependency_has_been_failing():
     assert first is not None and breaker.failing_for() >= first + 0.05
     breaker.succeeded()
     assert breaker.failing_for() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_reaches_a_server_still_in_recovery_is_a_503_to_retry(author):
+    from django.db import connection
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(author)
+    # As a standby being promoted answers a write: read-only, for an instant.
+    with connection.cursor() as cursor:
+        cursor.execute("SET default_transaction_read_only = on")
+    try:
+        response = client.post("/post/new/", {"title": "During a failover", "body": "text"})
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = off")
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
