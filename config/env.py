@@ -26,6 +26,7 @@ class Variable:
     meaning: str
     secret: bool = False  # from a Secret in Kubernetes, never a ConfigMap or a log line
     shown_default: str | None = None  # how the docs show a default computed at start-up
+    read_by: str = ""  # a library that reads it itself, if the app's code does not
 
     @property
     def required(self) -> bool:
@@ -280,6 +281,46 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "WORKER_POLL_INTERVAL", float, 1.0,
         "seconds an idle worker waits between looks at the queue",
+    ),
+    # --- traces: OpenTelemetry's standard variables (ops/tracing.py; off unless configured) ---
+    Variable(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", str, "",
+        "an OTLP/HTTP collector such as `http://otel-collector:4318`: setting it turns traces on",
+    ),
+    Variable(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", str, "",
+        "the same, for traces only (the full URL, `…/v1/traces`)",
+    ),
+    Variable(
+        "OTEL_TRACES_EXPORTER", list, [],
+        "`otlp`, `console` or `none`; empty: `otlp` when an endpoint is set, else no traces",
+    ),
+    Variable("OTEL_SDK_DISABLED", bool, False, "`true` turns traces off, whatever else is set"),
+    Variable(
+        "OTEL_SERVICE_NAME", str, "", "the service name in traces",
+        shown_default="`kubeblog`",
+    ),
+    Variable(
+        "OTEL_RESOURCE_ATTRIBUTES", str, "",
+        "more resource attributes, `key=value,…` (for example `deployment.environment=prod`)",
+    ),
+    Variable(
+        "OTEL_PYTHON_DJANGO_EXCLUDED_URLS", str, "",
+        "paths that make no span", shown_default="the probes, `/metrics` and `/whoami`",
+    ),
+    Variable(
+        "OTEL_EXPORTER_OTLP_HEADERS", str, "",
+        "headers sent to the collector, such as an API key: `key=value,…`",
+        secret=True, read_by="the OpenTelemetry SDK",
+    ),
+    Variable(
+        "OTEL_TRACES_SAMPLER", str, "",
+        "which requests are traced, e.g. `parentbased_traceidratio`",
+        shown_default="`parentbased_always_on`", read_by="the OpenTelemetry SDK",
+    ),
+    Variable(
+        "OTEL_TRACES_SAMPLER_ARG", str, "", "the sampler's argument, e.g. `0.1` for 10 %",
+        read_by="the OpenTelemetry SDK",
     ),
     # --- the ensure_superuser command ------------------------------------------------------
     Variable(

@@ -6,4 +6,9 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from ops import deadlines  # noqa: F401 - guards each request's database connection
+        from ops import (
+            deadlines,  # noqa: F401 - guards each request's database connection
+            tracing,
+        )
+
+        tracing.connect_signals()  # a task queued in a traced request joins its trace

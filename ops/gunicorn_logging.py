@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from gunicorn import glogging
 
 from ops.logging import JsonFormatter
+from ops.tracing import ENVIRON_KEY
 
 
 class JsonLogger(glogging.Logger):
@@ -39,6 +40,9 @@ class JsonLogger(glogging.Logger):
             "user_agent": environ.get("HTTP_USER_AGENT"),
         }
         entry.update(_identity())
+        trace_ids = environ.get(ENVIRON_KEY)  # a traced request (ops.tracing)
+        if trace_ids:
+            entry["trace_id"], entry["span_id"] = trace_ids
         self.access_log.info(json.dumps(entry, ensure_ascii=False))
 
 

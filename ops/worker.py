@@ -50,6 +50,7 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from ops import tracing
 from ops.models import WorkerBeat
 
 logger = logging.getLogger("ops.worker")
@@ -184,10 +185,12 @@ class Worker:
             try:
                 task = result.task
                 args, kwargs = result.args_kwargs["args"], result.args_kwargs["kwargs"]
-                if task.takes_context:
-                    value = task.call(TaskContext(task_result=result.task_result), *args, **kwargs)
-                else:
-                    value = task.call(*args, **kwargs)
+                with tracing.task_span(name, str(result.pk), attempt, result.args_kwargs):
+                    if task.takes_context:
+                        context_ = TaskContext(task_result=result.task_result)
+                        value = task.call(context_, *args, **kwargs)
+                    else:
+                        value = task.call(*args, **kwargs)
             except Exception as exc:
                 outcome = self._failed(result, exc, attempt, context)
             else:

@@ -5,6 +5,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from config.env import env
+from ops import tracing
 from ops.master import OpsServer
 from ops.worker import REGISTRY, Worker
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, max_tasks=None, **options) -> None:
+        tracing.start()  # if the OTEL_* variables ask for traces
         worker = Worker(max_tasks=max_tasks)
         signal.signal(signal.SIGTERM, worker.stop)
         signal.signal(signal.SIGINT, worker.stop)
