@@ -31,6 +31,7 @@ CRD_API_GROUPS = (
     "barmancloud.cnpg.io",
     "monitoring.coreos.com",
     "keda.sh",
+    "gateway.networking.k8s.io",
 )
 
 

@@ -7,9 +7,11 @@ source's egress and the destination's ingress) runs over the rendered policies, 
 - the pods operators make from custom resources (CloudNativePG instances and PgBouncer,
   labelled as the operator labels them, including cnpg.io/cluster on PgBouncer pods so
   that a selector which forgets to exclude them is caught),
-- stand-ins for what lives elsewhere: ingress-nginx, Prometheus, cluster DNS, the
-  CloudNativePG operator, and "outside" (the Kubernetes API, object storage, a log
-  aggregator, the SMTP relay: addresses outside the pod network).
+- stand-ins for what lives elsewhere: the Gateway's data plane (in the namespace the
+  gateway-api component names, gateway-system), ingress-nginx, Prometheus, cluster DNS, the
+  CloudNativePG operator, a pod of another namespace that wears ingress-nginx's labels, and
+  "outside" (the Kubernetes API, object storage, a log aggregator, the SMTP relay: addresses
+  outside the pod network).
 Every (source, destination, port) the policies allow is compared with the expected set.
 """
 
@@ -24,6 +26,9 @@ from tests.manifests.render import labels_match, objects, of_kind, pod_template,
 TCP, UDP = "TCP", "UDP"
 OUTSIDE_PORTS = (25, 80, 443, 465, 587, 5432, 6443, 24224)
 MAIL_PORTS = (25, 465, 587)
+# The placeholder namespace of the Gateway's data plane (components/gateway-api; the
+# production overlay keeps it).
+GATEWAY_NAMESPACE = "gateway-system"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,20 @@ def external_endpoints() -> list[Endpoint]:
         return {"kubernetes.io/metadata.name": name}
 
     return [
+        Endpoint(
+            "gateway",
+            GATEWAY_NAMESPACE,
+            # Envoy Gateway's proxies; any pod of the namespace is the data plane.
+            {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy"},
+            namespace_labels=ns(GATEWAY_NAMESPACE),
+        ),
+        # Anything else in the cluster, dressed as the controllers: only the namespace tells.
+        Endpoint(
+            "elsewhere",
+            "some-other-app",
+            {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "proxy"},
+            namespace_labels=ns("some-other-app"),
+        ),
         Endpoint(
             "ingress-nginx",
             "ingress-nginx",
@@ -192,8 +211,12 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
     # The web and worker pods reach the same database and cache (the worker migrates too);
     # the worker alone sends mail; Prometheus alone reaches a worker.
     servers = ("web", "worker")
+    # The way in reaches the front pods: the web pods, or the edge cache's. The Gateway's
+    # data plane where there is an HTTPRoute; ingress-nginx only where there is an Ingress.
+    front = ("edge-cache", 8080) if "edge-cache" in names else ("web", 8000)
+    ways_in = {"gateway": "HTTPRoute", "ingress-nginx": "Ingress"}
     expected = {
-        ("ingress-nginx", "web", 8000, TCP),
+        *{(src, *front, TCP) for src, kind in ways_in.items() if of_kind(objs, kind)},
         ("prometheus", "web", 9000, TCP),
         ("prometheus", "worker", 9000, TCP),
         *{("worker", "outside", p, TCP) for p in MAIL_PORTS},
@@ -230,10 +253,7 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
         if job in names and database in names
     }
     if "edge-cache" in names:
-        expected |= {
-            ("ingress-nginx", "edge-cache", 8080, TCP),
-            ("edge-cache", "web", 8000, TCP),
-        }
+        expected |= {("edge-cache", "web", 8000, TCP)}
     if "fluent-bit" in names:
         expected |= {
             ("fluent-bit", "kube-dns", 53, UDP),
@@ -270,6 +290,24 @@ def test_worker_reaches_its_database_and_the_relay_and_only_prometheus_reaches_i
     )
 
 
+def test_from_outside_the_namespace_only_the_way_in_reaches_the_app_port(overlay, objs):
+    """Spelled out for the way in: production admits the Gateway's namespace and nothing
+    else from outside to the app port (ingress-nginx neither); ingress-nginx only where the
+    Ingress option is used."""
+    front = "edge-cache" if "edge-cache" in {e.name for e in rendered_endpoints(objs)} else "web"
+    reaching = {f[0] for f in flows(objs) if f[1] == front and f[2] in (8000, 8080)}
+    wanted = set()
+    if of_kind(objs, "HTTPRoute"):
+        wanted.add("gateway")
+    if of_kind(objs, "Ingress"):
+        wanted.add("ingress-nginx")
+    assert reaching == wanted
+    if overlay == "production":
+        assert reaching == {"gateway"}
+    if overlay == "local":
+        assert reaching == {"ingress-nginx"}
+
+
 def test_every_namespace_with_pods_has_a_default_deny(objs):
     namespaces = {e.namespace for e in rendered_endpoints(objs)}
     for namespace in namespaces:
@@ -302,7 +340,7 @@ def test_evaluator_sees_a_worker_reached_from_elsewhere():
     policy = next(
         p
         for p in of_kind(objs, "NetworkPolicy")
-        if p["metadata"]["name"] == "web-from-ingress-controller"
+        if p["metadata"]["name"] == "front-from-ingress-controller"
     )
     policy["spec"]["podSelector"] = {"matchLabels": {"app.kubernetes.io/name": "kubeblog"}}
     policy["spec"]["ingress"][0]["ports"] = [{"port": "metrics", "protocol": TCP}]
@@ -316,3 +354,30 @@ def test_evaluator_sees_a_missing_policy():
     objs = [o for o in objects("local") if o["metadata"]["name"] != "redis-from-app"]
     with pytest.raises(AssertionError, match="designed but blocked"):
         test_network_policies_allow_exactly_the_designed_flows(objs)
+
+
+@pytest.mark.parametrize(
+    ("selector", "complaint"),
+    [
+        # every namespace: the pod of another app gets in
+        ({}, "allowed but not designed"),
+        # the retired controller's namespace instead of the Gateway's
+        ({"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}, "both"),
+    ],
+)
+def test_evaluator_sees_the_gateway_namespace_changed(selector, complaint):
+    objs = objects("production")
+    policy = next(
+        p for p in of_kind(objs, "NetworkPolicy") if p["metadata"]["name"] == "front-from-gateway"
+    )
+    policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = selector
+    with pytest.raises(AssertionError) as failure:
+        test_network_policies_allow_exactly_the_designed_flows(objs)
+    if complaint == "both":
+        assert "allowed but not designed" in str(failure.value)
+        assert "ingress-nginx" in str(failure.value)
+    else:
+        assert complaint in str(failure.value)
+        assert "elsewhere" in str(failure.value)
+    with pytest.raises(AssertionError):
+        test_from_outside_the_namespace_only_the_way_in_reaches_the_app_port("production", objs)

@@ -92,7 +92,7 @@ DOCUMENTED_SECRETS = {
         "required": {"ACCESS_KEY_ID", "ACCESS_SECRET_KEY"},
     },
     "kubeblog-tls": {
-        "origin": "cert-manager (Ingress annotation)",
+        "origin": "cert-manager (Ingress annotation; with a Gateway, in the Gateway's namespace)",
         "keys": {"tls.crt", "tls.key"},
         "required": set(),
     },
@@ -724,20 +724,107 @@ def test_services_select_exactly_one_workload_and_its_ports(objs):
             assert target in ports or target in ports.values(), f"{ident(svc)} port {target}"
 
 
-def test_ingress_routes_only_to_the_web_http_port(overlay, objs):
-    (ingress,) = of_kind(objs, "Ingress")
-    assert ingress["spec"]["ingressClassName"] == "nginx"
-    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
-    for rule in ingress["spec"]["rules"]:
-        for path in rule["http"]["paths"]:
-            backend = path["backend"]["service"]
-            service = services[backend["name"]]
-            port = next(p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"])
-            assert port["targetPort"] == "http", "the Ingress never reaches the metrics port"
-    if overlay == "production":
+def gateway_seconds(duration: str) -> float:
+    """A Gateway API duration (`60s`, `1m30s`, `500ms`, `1h`) in seconds."""
+    parts = re.findall(r"(\d+)(h|ms|m|s)", duration)
+    assert "".join(n + u for n, u in parts) == duration, f"not a Gateway API duration: {duration}"
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def front_service(objs, name: str, port: dict) -> str:
+    """The target port name of the Service a route or Ingress sends to (by port name or
+    number)."""
+    service = get(objs, "Service", name)
+    (found,) = [p for p in service["spec"]["ports"] if port in (p["name"], p["port"])]
+    return found["targetPort"]
+
+
+def test_ways_in_reach_only_an_http_port(overlay, objs):
+    """The HTTPRoute and the Ingress send to the web Service, or to the edge cache's, and
+    only to a port named http: never the metrics port."""
+    routes, ingresses = of_kind(objs, "HTTPRoute"), of_kind(objs, "Ingress")
+    assert routes or ingresses, "no way in"
+    deployments = {d["metadata"]["name"] for d in of_kind(objs, "Deployment")}
+    fronts = {"edge-cache"} if "edge-cache" in deployments else {"web"}
+    for route in routes:
+        for rule in route["spec"]["rules"]:
+            for ref in rule["backendRefs"]:
+                assert ref.get("kind", "Service") == "Service" and not ref.get("group")
+                assert ref["name"] in fronts, ref["name"]
+                assert front_service(objs, ref["name"], ref["port"]) == "http"
+    for ingress in ingresses:
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                assert backend["name"] in fronts, backend["name"]
+                assert front_service(objs, backend["name"], backend["port"]["name"]) == "http"
+
+
+def test_production_comes_in_through_the_gateway_api_with_tls():
+    """Production: one HTTPRoute on an HTTPS listener of the cluster's Gateway, for the host
+    the app accepts; no Ingress (ingress-nginx is retired)."""
+    objs = objects("production")
+    assert not of_kind(objs, "Ingress")
+    (route,) = of_kind(objs, "HTTPRoute")
+    (parent,) = route["spec"]["parentRefs"]
+    assert parent["kind"] == "Gateway" and parent["group"] == "gateway.networking.k8s.io"
+    assert {"name", "namespace", "sectionName"} <= set(parent), "which Gateway and listener"
+    env = effective_env(objs, web_container(objs))
+    assert set(route["spec"]["hostnames"]) == set(env["ALLOWED_HOSTS"].split(","))
+    assert env["SITE_URL"].startswith("https://")
+
+
+def test_the_ingress_option_keeps_its_tls():
+    for ingress in of_kind(objects("all-components"), "Ingress"):
         hosts = {h for t in ingress["spec"]["tls"] for h in t["hosts"]}
         assert hosts == {r["host"] for r in ingress["spec"]["rules"]}
         assert "cert-manager.io/cluster-issuer" in ingress["metadata"]["annotations"]
+
+
+def route_gives_up_after_everything_behind_it(objs) -> None:
+    """Every HTTPRoute rule bounds a request (`timeouts.request`) and each backend request
+    (`timeouts.backendRequest`, at most the request's: the CRD's own rule), and the bound is
+    above what answers behind it takes to answer: the app's REQUEST_DEADLINE, and with the
+    edge cache its connect + read timeouts (then it serves a stale copy)."""
+    routes = of_kind(objs, "HTTPRoute")
+    deployments = {d["metadata"]["name"] for d in of_kind(objs, "Deployment")}
+    behind = REQUEST_DEADLINE_SECONDS
+    if "edge-cache" in deployments:
+        _, directives = edge_cache(objs)
+        behind = max(
+            behind,
+            sum(nginx_seconds(directives[f"proxy_{n}_timeout"][0][0]) for n in ("connect", "read")),
+        )
+    for route in routes:
+        for rule in route["spec"]["rules"]:
+            timeouts = rule.get("timeouts", {})
+            assert "request" in timeouts and "backendRequest" in timeouts, "timeouts not set"
+            request = gateway_seconds(timeouts["request"])
+            backend = gateway_seconds(timeouts["backendRequest"])
+            assert backend <= request, "backendRequest above request"
+            assert backend > behind, f"backendRequest {backend} s not above {behind} s behind it"
+
+
+def test_route_gives_up_after_everything_behind_it(objs):
+    route_gives_up_after_everything_behind_it(objs)
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "complaint"),
+    [
+        ({"request": "60s"}, "timeouts not set"),
+        ({"request": "10s", "backendRequest": "30s"}, "backendRequest above request"),
+        ({"request": "60s", "backendRequest": "10s"}, "not above 12"),
+        ({"request": "60s", "backendRequest": "1d"}, "not a Gateway API duration"),
+    ],
+)
+def test_route_timeout_check_would_fail(timeouts, complaint):
+    objs = objects("all-components")
+    get(objs, "HTTPRoute", "web")["spec"]["rules"][0]["timeouts"] = timeouts
+    with pytest.raises(AssertionError, match=complaint):
+        route_gives_up_after_everything_behind_it(objs)
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -1008,14 +1095,15 @@ def edge_cache_serves_the_last_copy_while_the_web_pods_fail(objs) -> None:
 def edge_cache_gives_up_after_the_app_and_before_the_ingress(objs) -> None:
     """The edge cache waits for the web pods longer than the app's own request deadline (so
     the app's answer, a 503 at worst, arrives) and less than ingress-nginx waits for it (so
-    the reader gets a stale copy or the cache's own error, not the controller's 504)."""
+    the reader gets a stale copy or the cache's own error, not the controller's 504). The
+    HTTPRoute's side: route_gives_up_after_everything_behind_it."""
     _, directives = edge_cache(objs)
-    (ingress,) = of_kind(objs, "Ingress")
-    annotations = ingress["metadata"]["annotations"]
-    for name in ("connect", "send", "read"):
-        (value,) = directives[f"proxy_{name}_timeout"]
-        ingress_timeout = float(annotations[f"nginx.ingress.kubernetes.io/proxy-{name}-timeout"])
-        assert nginx_seconds(value[0]) < ingress_timeout, f"proxy_{name}_timeout"
+    for ingress in of_kind(objs, "Ingress"):
+        annotations = ingress["metadata"]["annotations"]
+        for name in ("connect", "send", "read"):
+            (value,) = directives[f"proxy_{name}_timeout"]
+            timeout = float(annotations[f"nginx.ingress.kubernetes.io/proxy-{name}-timeout"])
+            assert nginx_seconds(value[0]) < timeout, f"proxy_{name}_timeout"
     (read,) = directives["proxy_read_timeout"]
     assert nginx_seconds(read[0]) > REQUEST_DEADLINE_SECONDS, "proxy_read_timeout"
 
@@ -1281,6 +1369,8 @@ def edited_edge_cache(old: str, new: str) -> list[dict]:
         ("proxy_read_timeout 10s", "proxy_read_timeout 90s", "proxy_read_timeout"),
         ("proxy_read_timeout 10s", "proxy_read_timeout 3s", "proxy_read_timeout"),
         ("proxy_connect_timeout 2s", "proxy_connect_timeout 5s", "proxy_connect_timeout"),
+        # Below ingress-nginx's 60 s, but past the HTTPRoute's backendRequest (30 s).
+        ("proxy_read_timeout 10s", "proxy_read_timeout 29s", "backendRequest"),
     ],
 )
 def test_edge_cache_checks_would_fail(old, new, complaint):
@@ -1288,6 +1378,7 @@ def test_edge_cache_checks_would_fail(old, new, complaint):
     with pytest.raises(AssertionError, match=complaint):
         edge_cache_serves_the_last_copy_while_the_web_pods_fail(objs)
         edge_cache_gives_up_after_the_app_and_before_the_ingress(objs)
+        route_gives_up_after_everything_behind_it(objs)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 Built-in kinds: `kubernetes-validate --strict` (the schemas of each Kubernetes release, with
 unknown fields rejected). Custom resources (CloudNativePG, Barman Cloud, Prometheus
-Operator): the closed JSON Schemas in crd_schemas.yaml, see the note at its top.
+Operator, KEDA, Gateway API): the closed JSON Schemas in crd_schemas.yaml, see the note at its
+top.
 """
 
 from __future__ import annotations
@@ -150,6 +151,55 @@ def test_cluster_schema_rejects_a_misspelt_synchronous_field(change, complaint):
     cluster["spec"]["postgresql"]["synchronous"].update(change)
     with pytest.raises(jsonschema.ValidationError, match=complaint):
         jsonschema.validate(cluster, schema)
+
+
+def misspell(route: dict, where: str) -> None:
+    """Rename one field of the HTTPRoute, as a typo would."""
+    spec, rule = route["spec"], route["spec"]["rules"][0]
+    if where == "parentRef":
+        spec["parentRef"] = spec.pop("parentRefs")
+    elif where == "backendRefss":
+        rule["backendRefss"] = rule.pop("backendRefs")
+    elif where == "sectioName":
+        spec["parentRefs"][0]["sectioName"] = spec["parentRefs"][0].pop("sectionName")
+    elif where == "backendRequestTimeout":
+        rule["timeouts"]["backendRequestTimeout"] = rule["timeouts"].pop("backendRequest")
+    elif where == "timeout":
+        rule["timeout"] = rule.pop("timeouts")
+
+
+@pytest.mark.parametrize(
+    "where", ["parentRef", "backendRefss", "sectioName", "backendRequestTimeout", "timeout"]
+)
+def test_httproute_schema_rejects_a_misspelt_field(where):
+    """The HTTPRoute is closed: a typo fails here. Applied, the API server would drop the
+    unknown field, and with it the Gateway, the backend or the timeout."""
+    route = get(objects("production"), "HTTPRoute", "web")
+    schema = CRD["schemas"]["gateway.networking.k8s.io/v1 HTTPRoute"]
+    jsonschema.validate(route, schema)
+    misspell(route, where)
+    with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
+        jsonschema.validate(route, schema)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("timeouts", "request"), "1d"),
+        (("timeouts", "backendRequest"), "30"),
+        (("timeouts", "request"), "0.5s"),
+        (("backendRefs", 0, "port"), 0),
+        (("matches", 0, "path", "type"), "Prefix"),
+    ],
+)
+def test_httproute_schema_rejects_a_bad_value(path, value):
+    route = get(objects("production"), "HTTPRoute", "web")
+    node = route["spec"]["rules"][0]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(route, CRD["schemas"]["gateway.networking.k8s.io/v1 HTTPRoute"])
 
 
 @pytest.mark.parametrize("version", [KUBERNETES_VERSIONS[0], KUBERNETES_VERSIONS[-1]])
