@@ -4,7 +4,7 @@
 set -euo pipefail
 
 declare -A NEED=(
-  [test]="redis-server chromium podman buildah runc debootstrap docker-compose haproxy patroni etcd-server pgbouncer"
+  [test]="redis-server chromium podman buildah runc debootstrap docker-compose haproxy patroni etcd-server pgbouncer prometheus"
   [image]="podman buildah runc debootstrap"
   [drill]="redis-server podman buildah runc debootstrap haproxy patroni etcd-server pgbouncer"
   [bench]="redis-server nginx wrk nghttp2-client"
