@@ -97,7 +97,8 @@ def web() -> Web:
     pod = deployment["spec"]["template"]["spec"]
     container = next(c for c in pod["containers"] if c["name"] == "web")
     config = config_env()
-    annotations = yaml.safe_load((BASE / "ingress.yaml").read_text())["metadata"]["annotations"]
+    ingress = ROOT / "deploy/k8s/components/ingress/ingress.yaml"
+    annotations = yaml.safe_load(ingress.read_text())["metadata"]["annotations"]
     return Web(
         startup=_probe(container["startupProbe"]),
         readiness=_probe(container["readinessProbe"]),
