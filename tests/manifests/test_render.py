@@ -8,6 +8,7 @@ top.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from harness.paths import ROOT
 from tests.manifests.render import (
     CRD_API_GROUPS,
+    DOCS,
     HERE,
     K8S,
     OVERLAYS,
@@ -200,6 +202,54 @@ def test_httproute_schema_rejects_a_bad_value(path, value):
     node[path[-1]] = value
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(route, CRD["schemas"]["gateway.networking.k8s.io/v1 HTTPRoute"])
+
+
+def documented_gateway() -> dict:
+    """The example Gateway of docs/kubernetes.md "TLS with cert-manager"."""
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.DOTALL)
+    (gateway,) = [
+        doc
+        for block in blocks
+        for doc in yaml.safe_load_all(block)
+        if isinstance(doc, dict) and doc.get("kind") == "Gateway"
+    ]
+    return gateway
+
+
+def test_documented_gateway_is_valid_and_is_the_one_production_names():
+    """The docs' Gateway passes the closed schema, carries cert-manager's annotation and a
+    Secret for its HTTPS listener, and is what the production route attaches to: its name,
+    namespace and listener, the route's host names, and routes from the app's namespace."""
+    gateway = documented_gateway()
+    jsonschema.validate(gateway, CRD["schemas"]["gateway.networking.k8s.io/v1 Gateway"])
+    assert gateway["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    objs = objects("production")
+    route = get(objs, "HTTPRoute", "web")
+    (parent,) = route["spec"]["parentRefs"]
+    assert (parent["name"], parent["namespace"]) == (
+        gateway["metadata"]["name"],
+        gateway["metadata"]["namespace"],
+    )
+    listeners = gateway["spec"]["listeners"]
+    (listener,) = [x for x in listeners if x["name"] == parent["sectionName"]]
+    assert listener["protocol"] == "HTTPS"
+    assert listener["tls"]["mode"] == "Terminate"
+    assert [r["kind"] for r in listener["tls"]["certificateRefs"]] == ["Secret"]
+    assert set(route["spec"]["hostnames"]) == {listener["hostname"]}
+    namespaces = listener["allowedRoutes"]["namespaces"]
+    app_namespace = route["metadata"]["namespace"]
+    assert namespaces["from"] == "All" or (
+        namespaces["from"] == "Selector"
+        and namespaces["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": app_namespace}
+    )
+
+
+def test_gateway_schema_rejects_a_misspelt_listener_field():
+    gateway = documented_gateway()
+    listener = next(x for x in gateway["spec"]["listeners"] if "tls" in x)
+    listener["tls"]["certificateRef"] = listener["tls"].pop("certificateRefs")
+    with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
+        jsonschema.validate(gateway, CRD["schemas"]["gateway.networking.k8s.io/v1 Gateway"])
 
 
 @pytest.mark.parametrize("version", [KUBERNETES_VERSIONS[0], KUBERNETES_VERSIONS[-1]])
