@@ -811,6 +811,32 @@ def test_route_gives_up_after_everything_behind_it(objs):
     route_gives_up_after_everything_behind_it(objs)
 
 
+def route_retries_as_the_drill_does(objs) -> None:
+    """A request whose connection to a pod failed goes to another (the drill's stand-in
+    proxy retries exactly that, docs/drill.md), and no status code is retried: a 503 is the
+    app's answer, and a write that reached a pod must not be sent again."""
+    for route in of_kind(objs, "HTTPRoute"):
+        for rule in route["spec"]["rules"]:
+            retry = rule.get("retry", {})
+            assert retry.get("attempts", 0) >= 2, "fewer retries than the drill makes"
+            assert not retry.get("codes"), "a status code is retried"
+
+
+def test_route_retries_as_the_drill_does(objs):
+    route_retries_as_the_drill_does(objs)
+
+
+@pytest.mark.parametrize(
+    ("retry", "complaint"),
+    [({}, "fewer retries"), ({"attempts": 2, "codes": [503]}, "status code is retried")],
+)
+def test_route_retry_check_would_fail(retry, complaint):
+    objs = objects("all-components")
+    get(objs, "HTTPRoute", "web")["spec"]["rules"][0]["retry"] = retry
+    with pytest.raises(AssertionError, match=complaint):
+        route_retries_as_the_drill_does(objs)
+
+
 @pytest.mark.parametrize(
     ("timeouts", "complaint"),
     [
