@@ -49,6 +49,11 @@ def _server_span(otlp, route_part: str):
     return [s for s in found if s.kind == SERVER and route_part in s.name]
 
 
+def _is_post(span, route_part: str) -> bool:
+    method = span.attributes.get("http.method", span.attributes.get("http.request.method"))
+    return span.kind == SERVER and route_part in span.name and method == "POST"
+
+
 def test_a_request_is_one_trace_with_its_sql_and_cache_spans_and_carries_no_secret(site):
     app, otlp, _ = site
     session = requests.Session()
@@ -67,11 +72,13 @@ def test_a_request_is_one_trace_with_its_sql_and_cache_spans_and_carries_no_secr
     cache = [s for s in trace if s.attributes.get("db.system") == "redis"]
     assert sql and cache, [(s.name, s.attributes) for s in trace]
     assert all(s.parent_id for s in sql + cache)  # children of the request, not traces of their own
+
     # The JSON log line of the request names its trace.
-    [line] = [
-        line for line in app.json_lines()
-        if line.get("request_id") == "traced-1" and line.get("trace_id")
-    ]  # fmt: skip
+    def access_line(lines):
+        return [x for x in lines if x.get("request_id") == "traced-1" and x.get("trace_id")]
+
+    app.wait_for_log(access_line)
+    [line] = access_line(app.json_lines())
     assert line["trace_id"] == drafts.trace_id
 
     # Nothing secret in any span: the password sent to log in, the session and CSRF cookies,
@@ -98,10 +105,9 @@ def test_a_task_joins_the_trace_of_the_request_that_queued_it(site):
         HOST,
     )
     assert comment.status_code == 302
-    [request] = [
-        s for s in _server_span(otlp, "comment")
-        if s.attributes.get("http.method", s.attributes.get("http.request.method")) == "POST"
-    ]  # fmt: skip
+    # The form's GET and its POST are both spans on this route; wait for the POST's.
+    spans = otlp.wait_for(lambda spans: any(_is_post(s, "comment") for s in spans))
+    [request] = [s for s in spans if _is_post(s, "comment")]
     worker = WorkerProcess(pg.url, **otlp.env("kubeblog-worker"))
     with worker:
         spans = otlp.wait_for(
