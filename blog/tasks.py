@@ -31,6 +31,13 @@ from ops.pagecache import invalidate_public_pages
 MAIL_LISTS_AT_MOST = 20  # comments shown in one moderation mail; the queue page has the rest
 
 
+def _mail(user, *, key: str, subject: str, template: str, **context) -> bool:
+    """Queue one mail to `user` about `key` (ops.mail.queue_mail), its body `template`
+    rendered with `user` and `context`: whether this call queued it."""
+    body = render_to_string(template, {"user": user, **context})
+    return queue_mail(key=key, to=user.email, subject=subject, body=body)
+
+
 class NotLiveYet(Exception):
     """The worker's clock is behind the moment the post goes live: retried shortly."""
 
@@ -79,28 +86,23 @@ def tell_author_of_pending_comments(author_id: int) -> str:
         if not pending:
             return "nothing new"
         count = len(pending)
-        queue_mail(
+        _mail(
+            author,
             key=f"{key}{pending[-1].pk}",
-            to=author.email,
             subject=f"{count} comment{'s' if count != 1 else ''} awaiting your approval",
-            body=render_to_string(
-                "blog/mail/moderation.txt",
+            template="blog/mail/moderation.txt",
+            count=count,
+            shown=[
                 {
-                    "author": author,
-                    "count": count,
-                    "shown": [
-                        {
-                            "name": one_line(c.author_name, 80),
-                            "post": one_line(c.post.title),
-                            "text": one_line(c.text, 200),
-                            "at": c.created_date,
-                        }
-                        for c in pending[:MAIL_LISTS_AT_MOST]
-                    ],
-                    "more": max(0, count - MAIL_LISTS_AT_MOST),
-                    "queue_url": site_url() + reverse("moderation_queue"),
-                },
-            ),
+                    "name": one_line(c.author_name, 80),
+                    "post": one_line(c.post.title),
+                    "text": one_line(c.text, 200),
+                    "at": c.created_date,
+                }
+                for c in pending[:MAIL_LISTS_AT_MOST]
+            ],
+            more=max(0, count - MAIL_LISTS_AT_MOST),
+            queue_url=site_url() + reverse("moderation_queue"),
         )
         Comment.objects.filter(pk__in=[c.pk for c in pending]).update(author_told_at=now)
     return f"told of {count}"
@@ -135,14 +137,13 @@ def announce_post_live(post_id: int, published_at: str) -> str:
     if not author.email:
         return "live; no address to tell"
     title = one_line(post.title)
-    queue_mail(
+    _mail(
+        author,
         key=f"live:{post.pk}:{published_at}",
-        to=author.email,
         subject=f"Your post “{title}” is live",
-        body=render_to_string(
-            "blog/mail/post_live.txt",
-            {"author": author, "title": title, "post_url": site_url() + post.get_absolute_url()},
-        ),
+        template="blog/mail/post_live.txt",
+        title=title,
+        post_url=site_url() + post.get_absolute_url(),
     )
     return "live; author told"
 
@@ -165,17 +166,12 @@ def send_password_reset(email: str, request_key: str) -> int:
                 "token": default_token_generator.make_token(user),
             },
         )
-        sent += queue_mail(
+        sent += _mail(
+            user,
             key=f"password-reset:{request_key}:{user.pk}",
-            to=user.email,
             subject="Reset your kubeblog password",
-            body=render_to_string(
-                "registration/password_reset_email.txt",
-                {
-                    "user": user,
-                    "link": link,
-                    "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-                },
-            ),
+            template="registration/password_reset_email.txt",
+            link=link,
+            minutes=settings.PASSWORD_RESET_TIMEOUT // 60,
         )
     return sent
