@@ -289,12 +289,16 @@ def test_redis_frozen_pages_sessions_and_writes_carry_on():
     assert (ready.status_code, ready.json()["cache"]) == (200, "unavailable")
 
 
-SWITCHOVER_GAP = 3.0  # longer than DATABASE_POOL_TIMEOUT (2 s): the first try must fail
+# Longer than DATABASE_POOL_TIMEOUT (2 s), so the first try must fail; about the 2.0 s the
+# drill measures for a planned switchover. PostgreSQL's own start-up comes on top, and the
+# pool retries connecting about once a second (psycopg_pool's backoff): the second try, 0.5 s
+# after the first failed, gets its connection at the pool's next attempt after the restart.
+SWITCHOVER_GAP = 2.2
 
 
 @pytest.mark.parametrize(("window", "read_status"), [("5", 200), ("0", 503)])
 def test_a_read_rides_through_a_switchover_a_write_is_refused_cleanly(window, read_status):
-    """PostgreSQL away for 3 s, as during a switchover. A read sent into the gap fails its
+    """PostgreSQL away for 2.2 s, as during a switchover. A read sent into the gap fails its
     first try after the pool's 2 s and is answered on its second (ops.failover) within the
     request's deadline; with DATABASE_FAILOVER_WINDOW=0 it is the 503 it used to be. A write
     sent into the gap is never tried again: a quick 503 with Retry-After, and not applied."""
@@ -339,7 +343,7 @@ def test_a_read_rides_through_a_switchover_a_write_is_refused_cleanly(window, re
         f"{write_took:.2f} s"
     )
     assert _status(read) == read_status
-    assert read_took <= REQUEST_BUDGET + 0.5
+    assert 2.0 <= read_took <= REQUEST_BUDGET + 0.5  # its first try waited out the pool's 2 s
     assert (_status(write), write.headers.get("Retry-After")) == (503, "5")
     assert write_took <= QUICK_503
     assert title not in drafts, "a write answered 503 was not applied"
