@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from harness.gunicorn import migrate, production_env
+from harness.s3 import S3Server
 from harness.servers import PostgresServer, RedisServer
 
 
@@ -117,6 +118,20 @@ def worker(transactional_db, smtp):
 def redis_server():
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One S3-compatible object store (harness.s3) for the whole run, with its bucket."""
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(s3_server):
+    """The run's object store, its bucket emptied for this test."""
+    s3_server.clear()
+    yield s3_server
 
 
 # Values that must never appear in a log line, whatever a test does with them.
