@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.validators import MaxLengthValidator
 
+from blog import images
 from blog.models import Comment, Post
 
 
@@ -25,6 +26,34 @@ class CreationTokenField(forms.UUIDField):
         super().__init__(required=False, initial=uuid.uuid4, **kwargs)
 
 
+class UploadedImageField(forms.FileField):
+    """An image file, checked and re-encoded by blog.images.prepare: its clean value is the
+    PreparedImage, never the bytes that were sent."""
+
+    widget = forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"})
+
+    def to_python(self, data):
+        upload = super().to_python(data)
+        if upload is None:
+            return None
+        try:
+            return images.prepare(upload)
+        except images.ImageRefused as exc:
+            raise forms.ValidationError(str(exc), code="refused") from exc
+
+
+def _alt_field(required: bool) -> forms.CharField:
+    return forms.CharField(
+        label="Alt text",
+        max_length=300,
+        required=required,
+        help_text="What the image shows, for people who cannot see it.",
+    )
+
+
+IMAGE_HELP = "JPEG, PNG, WebP or GIF, up to {mb:g} MB. Location and camera details are removed."
+
+
 class PostForm(forms.ModelForm):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 18}),
@@ -32,10 +61,35 @@ class PostForm(forms.ModelForm):
         strip=False,
         help_text="Markdown. Raw HTML is shown as text.",
     )
+    image = UploadedImageField(
+        label="Featured image",
+        required=False,
+        help_text=IMAGE_HELP.format(mb=settings.IMAGE_MAX_BYTES / 1e6),
+    )
+    image_alt = _alt_field(required=False)
 
     class Meta:
         model = Post
         fields = ["title", "body"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        featured = self.instance.featured if self.instance.pk else None
+        if featured is not None:
+            self.fields["image"].label = "Replace the featured image"
+            self.fields["image_alt"].initial = featured.alt
+            self.fields["remove_image"] = forms.BooleanField(
+                label="Remove the featured image", required=False
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        has_image = cleaned.get("image") is not None or (
+            self.instance.pk and self.instance.featured and not cleaned.get("remove_image")
+        )
+        if has_image and not (cleaned.get("image_alt") or "").strip():
+            self.add_error("image_alt", "Describe the image for people who cannot see it.")
+        return cleaned
 
     def clean_title(self):
         title = self.cleaned_data["title"].strip()
@@ -69,6 +123,15 @@ class CommentForm(forms.ModelForm):
         model = Comment
         fields = ["author_name", "text"]
         labels = {"author_name": "Your name"}
+
+
+class BodyImageForm(forms.Form):
+    """An image to show in a post's body, by the Markdown reference it then gets."""
+
+    image = UploadedImageField(
+        label="Image", help_text=IMAGE_HELP.format(mb=settings.IMAGE_MAX_BYTES / 1e6)
+    )
+    alt = _alt_field(required=True)
 
 
 class SearchForm(forms.Form):

@@ -56,8 +56,9 @@ MEMO = Memo(MEMO_SIZE)
 
 
 def post_summary(post, heading: str = "h2", read_more: bool = False) -> SafeString:
-    """A post in a list (blog/_post_summary.html): title, state, date, author, summary and,
-    with `read_more`, the approved-comment count (the post needs `comment_count`)."""
+    """A post in a list (blog/_post_summary.html): title, state, date, author, featured
+    image, summary and, with `read_more`, the approved-comment count (the post needs
+    `comment_count`, and `PostQuerySet.for_lists`' featured image fields)."""
     comment_count = post.comment_count if read_more else None
     key = (
         "post_summary",
@@ -70,6 +71,8 @@ def post_summary(post, heading: str = "h2", read_more: bool = False) -> SafeStri
         post.created_date,
         post.is_published,
         post.author.get_username(),
+        *(getattr(post, f"featured_{f}", None) for f in ("folder", "alt", "width", "height")),
+        tuple(getattr(post, "featured_renditions", None) or ()),
     )
     context = {"post": post, "heading": heading, "read_more": read_more}
     return MEMO.get(key, lambda: render_to_string("blog/_post_summary.html", context))

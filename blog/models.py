@@ -3,11 +3,12 @@ once, on the querysets, with the one-post predicates beside it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Expression, OuterRef, Q, Subquery
+from django.db.models import Count, Expression, F, FilteredRelation, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from blog.images import enhance_body_images
 from blog.markdown import plain_summary, render_markdown
 
 
@@ -41,10 +42,20 @@ class PostQuerySet(models.QuerySet):
         return self.exclude(published_date__lte=AppNow())
 
     def for_lists(self):
-        """Only what a post in a list shows (blog.fragments.post_summary), with its author."""
-        return self.select_related("author").only(
-            "title", "summary", "created_date", "published_date", "author__username"
+        """Only what a post in a list shows (blog.fragments.post_summary), with its author
+        and its featured image."""
+        return (
+            self.select_related("author")
+            .only("title", "summary", "created_date", "published_date", "author__username")
+            .with_featured_image()
         )
+
+    def with_featured_image(self):
+        """Each post's featured image, if it has one, in the same query (`Post.featured`):
+        a post has at most one, so the join adds no row."""
+        return self.annotate(
+            _featured=FilteredRelation("images", condition=Q(images__role=PostImage.FEATURED))
+        ).annotate(**{f"featured_{f}": F(f"_featured__{f}") for f in FEATURED_FIELDS})
 
     def editable_by(self, user):
         """Posts the user may edit, publish, delete and moderate: their own, or all for staff."""
@@ -108,8 +119,11 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         # Render once, serve many: pages show body_html and never render Markdown.
-        self.body_html = render_markdown(self.body)
-        self.summary = plain_summary(self.body_html)
+        html = render_markdown(self.body)
+        self.summary = plain_summary(html)
+        # The post's own images get their size and renditions (blog.images).
+        body_images = self.images.filter(role=PostImage.BODY) if self.pk else ()
+        self.body_html = enhance_body_images(html, body_images)
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -130,6 +144,19 @@ class Post(models.Model):
     def is_editable_by(self, user) -> bool:
         """The user may edit, publish, delete and moderate it (`PostQuerySet.editable_by`)."""
         return user.is_authenticated and (user.is_staff or self.author_id == user.pk)
+
+    @property
+    def featured(self) -> "PostImage | None":
+        """The featured image: from `with_featured_image` when the query had it, else read."""
+        if hasattr(self, "featured_folder"):
+            if self.featured_folder is None:
+                return None
+            return PostImage(
+                post_id=self.pk,
+                role=PostImage.FEATURED,
+                **{f: getattr(self, f"featured_{f}") for f in FEATURED_FIELDS},
+            )
+        return self.images.filter(role=PostImage.FEATURED).first()
 
 
 class CommentQuerySet(models.QuerySet):
@@ -172,3 +199,45 @@ class Comment(models.Model):
     def save(self, *args, **kwargs):
         self.text_html = render_markdown(self.text)
         super().save(*args, **kwargs)
+
+
+class PostImageQuerySet(models.QuerySet):
+    def editable_by(self, user):
+        """Images the user may remove: those of posts the user may edit."""
+        return self.filter(post__in=Post.objects.editable_by(user))
+
+
+class PostImage(models.Model):
+    """An image uploaded for a post, kept in object storage (blog.images): the featured
+    image (at most one per post), or one shown in the body by its Markdown reference."""
+
+    FEATURED, BODY = "featured", "body"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="images")
+    role = models.CharField(max_length=8, choices=[(FEATURED, "featured"), (BODY, "in the body")])
+    # Where its objects are: <folder>/original.<ext> and <folder>/w<width>.webp.
+    folder = models.CharField(max_length=64, unique=True)
+    ext = models.CharField(max_length=4)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    alt = models.CharField("alt text", max_length=300)
+    # The widths of the WebP renditions made so far (blog.tasks.make_renditions).
+    renditions = models.JSONField(default=list, blank=True)
+    created_date = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = PostImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_date", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post"], condition=Q(role="featured"), name="postimage_one_featured"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.alt
+
+
+# What a list needs of a featured image (PostQuerySet.with_featured_image).
+FEATURED_FIELDS = ("folder", "ext", "width", "height", "alt", "renditions")

@@ -7,29 +7,100 @@ What a form creates, it creates once per creation token (blog.forms.CreationToke
 functions that create answer (the object, whether this call created it).
 """
 
+import contextlib
 from uuid import UUID
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from blog.models import Comment, Post
+from blog import media
+from blog.images import PreparedImage
+from blog.models import Comment, Post, PostImage
 from blog.tasks import schedule_moderation_mail
 
 
 def post_create(
-    *, author, title: str, body: str, creation_token: UUID | None = None
+    *,
+    author,
+    title: str,
+    body: str,
+    creation_token: UUID | None = None,
+    image: PreparedImage | None = None,
+    image_alt: str = "",
 ) -> tuple[Post, bool]:
-    """Create a draft, or find the one the same form created before."""
-    return _create_once(author.posts, creation_token, title=title, body=body)
+    """Create a draft, with its featured image if one was sent, or find the one the same
+    form created before. Raises media.StorageUnavailable, having saved nothing, if the
+    image cannot be stored."""
+    if image is None:
+        return _create_once(author.posts, creation_token, title=title, body=body)
+    folder = media.store(image)
+    with _discarded_unless_recorded(folder) as recorded, transaction.atomic():
+        post, created = _create_once(author.posts, creation_token, title=title, body=body)
+        if created:
+            media.record(post, image, folder, alt=image_alt, role=PostImage.FEATURED)
+            recorded()
+    return post, created
+
+
+def post_update(
+    *,
+    post: Post,
+    title: str,
+    body: str,
+    image: PreparedImage | None = None,
+    image_alt: str = "",
+    remove_image: bool = False,
+) -> Post:
+    """Change a post's text and featured image; a published post stays published. Raises
+    media.StorageUnavailable, having changed nothing, if a new image cannot be stored."""
+    folder = media.store(image) if image else None
+    with _discarded_unless_recorded(folder) as recorded, transaction.atomic():
+        featured = post.images.filter(role=PostImage.FEATURED).select_for_update().first()
+        if featured and (image or remove_image):
+            media.forget([featured])
+        elif featured and image_alt and image_alt != featured.alt:
+            featured.alt = image_alt
+            featured.save(update_fields=["alt"])
+        if image:
+            media.record(post, image, folder, alt=image_alt, role=PostImage.FEATURED)
+            recorded()
+        post.title = title
+        post.body = body
+        post.save()
+    return post
+
+
+def body_image_add(*, post: Post, image: PreparedImage, alt: str) -> PostImage:
+    """Store an image for the post's body; the author then refers to it in Markdown.
+    Raises media.StorageUnavailable, having saved nothing, if it cannot be stored."""
+    folder = media.store(image)
+    with _discarded_unless_recorded(folder) as recorded, transaction.atomic():
+        added = media.record(post, image, folder, alt=alt, role=PostImage.BODY)
+        recorded()
+    return added
 
 
 @transaction.atomic
-def post_update(*, post: Post, title: str, body: str) -> Post:
-    """Change a post's text; a published post stays published."""
-    post.title = title
-    post.body = body
-    post.save()
-    return post
+def body_image_remove(*, image: PostImage) -> None:
+    """Delete a body image (its objects go after the commit); the post's body no longer
+    gives it a size, and a reference left in it shows the alt text."""
+    media.forget([image])
+    post = Post.objects.select_for_update().get(pk=image.post_id)
+    post.save(update_fields=["body_html", "summary"])
+
+
+@contextlib.contextmanager
+def _discarded_unless_recorded(folder: str | None):
+    """Delete the stored image in `folder` unless the block calls `recorded()` and then
+    ends without an error: no object outlives a failed save."""
+    done = []
+    try:
+        yield lambda: done.append(True)
+    except BaseException:
+        media.discard(folder)
+        raise
+    if not done:
+        media.discard(folder)
 
 
 @transaction.atomic
@@ -43,7 +114,8 @@ def post_publish(*, post: Post) -> Post:
 
 @transaction.atomic
 def post_delete(*, post: Post) -> None:
-    """Delete a post and its comments."""
+    """Delete a post, its comments and its images (their objects go after the commit)."""
+    media.forget(list(post.images.all()))
     post.delete()
 
 

@@ -15,15 +15,16 @@ from django.views.decorators.http import require_http_methods
 from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
 from django.views.generic.detail import SingleObjectMixin
 
-from blog import services
+from blog import images, media, services
 from blog.forms import (
+    BodyImageForm,
     CommentForm,
     NewPostForm,
     PostForm,
     QueuedPasswordResetForm,
     SearchForm,
 )
-from blog.models import Comment, Post
+from blog.models import Comment, Post, PostImage
 from blog.pagination import OneQueryPaginator, with_total
 from blog.search import search_posts
 from ops import ratelimit
@@ -33,6 +34,10 @@ PAGE_SIZE = 10
 
 DRAFT_SAVED = "Draft saved. Publish it when it is ready."
 DRAFT_ALREADY_SAVED = "Already saved: this form had been sent before, so nothing was saved twice."
+IMAGE_NOT_STORED = (
+    "The image could not be stored just now, so nothing was saved. "
+    "Please choose the file again and resend in a minute."
+)
 COMMENT_RECEIVED = "Thank you. Your comment will appear once the author approves it."
 COMMENT_ALREADY_RECEIVED = (
     "Already received: this comment had been sent before, so it was not saved twice."
@@ -136,7 +141,11 @@ class PostDetailView(DetailView):
     template_name = "blog/post_detail.html"
 
     def get_queryset(self):
-        return Post.objects.visible_to(self.request.user).select_related("author")
+        return (
+            Post.objects.visible_to(self.request.user)
+            .select_related("author")
+            .with_featured_image()
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -148,13 +157,25 @@ class PostDetailView(DetailView):
         return context
 
 
+def storage_unavailable(view, form, field: str):
+    """The page again, with the author's text kept and the image field saying what
+    happened: nothing was saved (blog.services), and the author can simply send it again."""
+    form.add_error(field, IMAGE_NOT_STORED)
+    response = view.render_to_response(view.get_context_data(form=form), status=503)
+    response["Retry-After"] = "30"
+    return response
+
+
 class PostCreateView(LoginRequiredMixin, CreateView):
     model = Post
     form_class = NewPostForm
     template_name = "blog/post_form.html"
 
     def form_valid(self, form):
-        post, created = services.post_create(author=self.request.user, **form.cleaned_data)
+        try:
+            post, created = services.post_create(author=self.request.user, **form.cleaned_data)
+        except media.StorageUnavailable:
+            return storage_unavailable(self, form, "image")
         messages.success(self.request, DRAFT_SAVED if created else DRAFT_ALREADY_SAVED)
         return redirect(post)
 
@@ -164,10 +185,60 @@ class PostUpdateView(EditableMixin, UpdateView):
     form_class = PostForm
     template_name = "blog/post_form.html"
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("image_form", BodyImageForm())
+        context["body_images"] = [
+            (image, images.markdown_reference(image))
+            for image in self.object.images.filter(role=PostImage.BODY)
+        ]
+        return context
+
     def form_valid(self, form):
-        post = services.post_update(post=self.object, **form.cleaned_data)
+        try:
+            post = services.post_update(post=self.object, **form.cleaned_data)
+        except media.StorageUnavailable:
+            return storage_unavailable(self, form, "image")
         messages.success(self.request, "Changes saved.")
         return redirect(post)
+
+
+class BodyImageAddView(PostActionView):
+    """An image for the post's body; the edit page then shows its Markdown reference."""
+
+    def act(self, post):
+        request = self.request
+        form = BodyImageForm(request.POST, request.FILES)
+        edit = PostUpdateView(request=request, kwargs=self.kwargs, object=post)
+        if not form.is_valid():
+            context = edit.get_context_data(form=PostForm(instance=post), image_form=form)
+            return edit.render_to_response(context, status=400)
+        try:
+            image = services.body_image_add(post=post, **form.cleaned_data)
+        except media.StorageUnavailable:
+            form.add_error("image", IMAGE_NOT_STORED)
+            context = edit.get_context_data(form=PostForm(instance=post), image_form=form)
+            response = edit.render_to_response(context, status=503)
+            response["Retry-After"] = "30"
+            return response
+        messages.success(
+            request,
+            "Image added. To show it, paste this line into the body: "
+            + images.markdown_reference(image),
+        )
+        return redirect(reverse("post_edit", kwargs={"pk": post.pk}) + "#body-images")
+
+
+class BodyImageRemoveView(ActionView):
+    model = PostImage
+
+    def page_of_the_button(self) -> str:
+        return reverse("post_list")
+
+    def act(self, image):
+        services.body_image_remove(image=image)
+        messages.success(self.request, "Image removed.")
+        return redirect(reverse("post_edit", kwargs={"pk": image.post_id}) + "#body-images")
 
 
 class DraftListView(LoginRequiredMixin, ListView):

@@ -259,6 +259,44 @@ VARIABLES: tuple[Variable, ...] = (
         "PASSWORD_RESET_RATE_LIMIT", int, 5,
         "password reset requests per client address, and per e-mail address, per hour",
     ),
+    # --- uploaded images: S3-compatible object storage (docs/operations.md, "Images") --------
+    Variable(
+        "S3_BUCKET", str, REQUIRED,
+        "the bucket that uploaded images are kept in; nothing is written to a pod's disk",
+        shown_default="none (`make run`: files under `var/media/`)",
+    ),
+    Variable(
+        "MEDIA_URL", str, REQUIRED,
+        "the public URL of the bucket, or of a CDN in front of it, ending in `/`; images are "
+        "served from there and the Content-Security-Policy allows images from its origin",
+        shown_default="none (`make run`: `/media/`)",
+    ),
+    Variable(
+        "S3_ENDPOINT_URL", str, "",
+        "the object store's S3 API, such as `https://storage.googleapis.com` or a Ceph RGW; "
+        "empty for AWS S3",
+    ),
+    Variable("S3_REGION", str, "", "the bucket's region; empty lets the SDK choose"),
+    Variable(
+        "S3_ADDRESSING_STYLE", str, "auto",
+        "`path` (SeaweedFS, Ceph RGW, MinIO), `virtual` or `auto` (AWS S3)",
+    ),
+    Variable(
+        "S3_ACCESS_KEY_ID", str, "",
+        "the key that may write to the bucket; empty uses the SDK's own chain (IRSA, "
+        "workload identity, instance profile)", secret=True,
+    ),
+    Variable("S3_SECRET_ACCESS_KEY", str, "", "that key's secret", secret=True),
+    Variable(
+        "S3_TIMEOUT", float, 5.0,
+        "seconds to connect to or hear from the object store before an upload fails cleanly",
+    ),
+    Variable("IMAGE_MAX_BYTES", int, 10_000_000, "the largest image file an author may upload"),
+    Variable(
+        "IMAGE_MAX_PIXELS", int, 40_000_000,
+        "the most pixels (width x height x frames) an uploaded image may decode to; larger "
+        "ones are refused before they are decoded",
+    ),
     # --- the task worker (`python manage.py worker`; docs/operations.md, "The worker") ------
     Variable(
         "TASK_TIME_LIMIT", float, 60.0,

@@ -1,6 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.core.files.storage import FileSystemStorage, storages
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from blog.forms import LoginForm
 from blog.views import PasswordResetView
@@ -34,5 +37,18 @@ urlpatterns = [
     path("", include("ops.urls")),
     path("", include("blog.urls")),
 ]
+
+# `make run` keeps uploaded images under var/media/ and serves them itself; everywhere else
+# they come from the bucket's public URL (MEDIA_URL), never through the app.
+if isinstance(storages["default"], FileSystemStorage) and settings.MEDIA_URL.startswith("/"):
+    urlpatterns.insert(
+        0,
+        re_path(
+            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>images/.+)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+            name="media",
+        ),
+    )
 
 handler500 = "ops.views.server_error"

@@ -9,6 +9,7 @@ import hashlib
 import re
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -286,7 +287,12 @@ def email_backend(host: str) -> str:
 POST_BODY_MAX_CHARS = 1_000_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # a 1 MB Markdown body, form-encoded, fits
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
-DATA_UPLOAD_MAX_NUMBER_FILES = 0
+DATA_UPLOAD_MAX_NUMBER_FILES = 1  # one image per form
+# Uploads stay in memory, up to IMAGE_MAX_BYTES each; a larger file is read and thrown away,
+# and its form says so (blog.uploads). Nothing is written to a pod's disk.
+FILE_UPLOAD_HANDLERS = ["blog.uploads.ImageUploadHandler"]
+IMAGE_MAX_BYTES = env("IMAGE_MAX_BYTES")
+IMAGE_MAX_PIXELS = env("IMAGE_MAX_PIXELS")
 SEARCH_QUERY_MAX_CHARS = 200
 COMMENT_RATE_LIMIT = env("COMMENT_RATE_LIMIT")  # comments per IP ...
 COMMENT_RATE_WINDOW = env("COMMENT_RATE_WINDOW")  # ... per this many seconds
@@ -305,6 +311,47 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+
+def media_storage(bucket: str) -> dict:
+    """Uploaded images: the S3-compatible bucket, or the local disk (MEDIA_ROOT) without one.
+
+    Objects are written once under names the server makes (blog.images) and never
+    overwritten, so each is cached for a year; pages link to MEDIA_URL, never to a signed
+    URL, so rendering a page never calls the object store."""
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    from botocore.config import Config
+
+    timeout = env("S3_TIMEOUT")
+    style = env("S3_ADDRESSING_STYLE")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": env("S3_ENDPOINT_URL") or None,
+            "region_name": env("S3_REGION") or None,
+            "access_key": env("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env("S3_SECRET_ACCESS_KEY") or None,
+            "addressing_style": None if style == "auto" else style,
+            "querystring_auth": False,
+            "file_overwrite": True,  # names are never reused: no extra HEAD per upload
+            "default_acl": None,  # public reading is the bucket's policy (docs/operations.md)
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            "client_config": Config(
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                retries={"total_max_attempts": 2, "mode": "standard"},
+            ),
+        },
+    }
+
+
+def media_origin(media_url: str) -> list[str]:
+    """The Content-Security-Policy source for images served from MEDIA_URL."""
+    parts = urlsplit(media_url)
+    return [f"{parts.scheme}://{parts.netloc}"] if parts.netloc else []
+
+
 # --- security headers that hold everywhere ----------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -316,7 +363,9 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", THEME_STYLE_HASH],
-        "img-src": ["'self'", "https:", "data:"],
+        # The site's own images and uploaded ones (MEDIA_URL; the settings add its origin);
+        # a post cannot make readers' browsers fetch from anywhere else.
+        "img-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],

@@ -5,7 +5,15 @@ import warnings
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_from_url, email_backend
+from .base import (
+    BASE_DIR,
+    CONTENT_SECURITY_POLICY,
+    STORAGES,
+    database_from_url,
+    email_backend,
+    media_origin,
+    media_storage,
+)
 
 DEBUG = env("DJANGO_DEBUG")
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
@@ -19,6 +27,12 @@ DATABASES = {
     )
 }
 METRICS_ON_APP_PORT = True
+# Uploaded images: a bucket if one is named, else files under var/media/ served by the app.
+S3_BUCKET = env("S3_BUCKET", default="")
+MEDIA_ROOT = LOCAL_DATA / "media"
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+STORAGES = {**STORAGES, "default": media_storage(S3_BUCKET)}
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] += media_origin(MEDIA_URL)
 # Mail goes to the worker's log unless a relay is named.
 EMAIL_HOST = env("EMAIL_HOST", default="console")
 EMAIL_BACKEND = email_backend(EMAIL_HOST)

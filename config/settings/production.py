@@ -6,7 +6,13 @@ Behind a TLS-terminating proxy (ingress, load balancer) that sets X-Forwarded-Pr
 from config.env import env
 
 from .base import *  # noqa: F403
-from .base import STORAGES, database_from_url, email_backend
+from .base import (
+    CONTENT_SECURITY_POLICY,
+    database_from_url,
+    email_backend,
+    media_origin,
+    media_storage,
+)
 
 DEBUG = False
 
@@ -27,8 +33,11 @@ SECURE_HSTS_PRELOAD = env("SECURE_HSTS_PRELOAD")
 SESSION_COOKIE_SECURE = env("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# Uploaded images live in the bucket, never on a pod's disk.
+MEDIA_URL = env("MEDIA_URL")
 STORAGES = {
-    **STORAGES,
+    "default": media_storage(env("S3_BUCKET")),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] += media_origin(MEDIA_URL)
 WHITENOISE_MAX_AGE = 31_536_000  # hashed names never change content: cache them for a year

@@ -17,6 +17,7 @@ DATABASES["default"]["TEST"] = {"NAME": None}
 
 EMAIL_HOST = "console"  # pytest-django sends every mail of the test process to mail.outbox
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_URL = "/media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from blog.models import Comment, Post
+from blog.models import Comment, Post, PostImage
+from blog.tests import imagefiles
 from blog.tests.factories import CommentFactory, PostFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +28,7 @@ class World:
     post: Post
     draft: Post
     comment: Comment
+    image: PostImage
 
 
 @pytest.fixture
@@ -39,6 +41,9 @@ def world(author, other_user, staff) -> World:
         post=post,
         draft=PostFactory(author=author, title="Draft", draft=True),
         comment=CommentFactory(post=post, approved=False, text="pending"),
+        image=PostImage.objects.create(
+            post=post, role=PostImage.BODY, folder="images/x", ext="png", width=9, height=9, alt="x"
+        ),
     )
 
 
@@ -87,6 +92,14 @@ def _post_edited(w):
     return Post.objects.get(pk=w.post.pk).title == "Edited title"
 
 
+def _body_image_added(w):
+    return w.post.images.filter(alt="A").exists()
+
+
+def _image_gone(w):
+    return not PostImage.objects.filter(pk=w.image.pk).exists()
+
+
 def _comment_approved(w):
     return Comment.objects.get(pk=w.comment.pk).approved
 
@@ -119,6 +132,16 @@ RULES: dict[str, Rule] = {
     "post_draft_list": Rule(lambda w: "/drafts/", members(200), members(405)),
     "post_publish": owners_action(lambda w: f"/post/{w.draft.pk}/publish/", changed=_published),
     "post_remove": owners_action(lambda w: f"/post/{w.post.pk}/remove/", changed=_post_gone),
+    "post_image_add": Rule(
+        lambda w: f"/post/{w.post.pk}/images/",
+        everyone(405),
+        members(302, other=404),
+        data=lambda w: {"image": imagefiles.upload(imagefiles.encoded("PNG", 90, 60)), "alt": "A"},
+        changed=_body_image_added,
+    ),
+    "post_image_remove": owners_action(
+        lambda w: f"/image/{w.image.pk}/remove/", changed=_image_gone
+    ),
     "add_comment_to_post": Rule(
         lambda w: f"/post/{w.post.pk}/comment/",
         everyone(200),

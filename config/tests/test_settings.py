@@ -15,6 +15,8 @@ COMPLETE = {
     "DATABASE_URL": "postgres://u:p@127.0.0.1:1/db",
     "ALLOWED_HOSTS": "blog.example.com",
     "EMAIL_HOST": "smtp.example.com",
+    "S3_BUCKET": "kubeblog-media",
+    "MEDIA_URL": "https://media.blog.example.com/",
 }
 
 
