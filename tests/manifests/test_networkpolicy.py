@@ -10,8 +10,8 @@ source's egress and the destination's ingress) runs over the rendered policies, 
 - stand-ins for what lives elsewhere: the Gateway's data plane (in the namespace the
   gateway-api component names, gateway-system), ingress-nginx, Prometheus, cluster DNS, the
   CloudNativePG operator, a pod of another namespace that wears ingress-nginx's labels, and
-  "outside" (the Kubernetes API, object storage, a log aggregator, the SMTP relay: addresses
-  outside the pod network).
+  "outside" (the Kubernetes API, object storage for backups and for uploaded images, a log
+  aggregator, the SMTP relay: addresses outside the pod network).
 Every (source, destination, port) the policies allow is compared with the expected set.
 """
 
@@ -26,6 +26,12 @@ from tests.manifests.render import labels_match, objects, of_kind, pod_template,
 TCP, UDP = "TCP", "UDP"
 OUTSIDE_PORTS = (25, 80, 443, 465, 587, 5432, 6443, 24224)
 MAIL_PORTS = (25, 465, 587)
+# The app's pods that use the image bucket: uploads (web), renditions and deletes (worker),
+# the orphan sweep (housekeeping). The S3 API of a store outside the cluster: HTTPS.
+IMAGE_USERS = ("web", "worker", "housekeeping")
+OBJECT_STORE_PORT = 443
+# The in-cluster store of components/object-store (SeaweedFS's S3 gateway).
+IN_CLUSTER_STORE, IN_CLUSTER_STORE_PORT = "object-store", 8333
 # The placeholder namespace of the Gateway's data plane (components/gateway-api; the
 # production overlay keeps it).
 GATEWAY_NAMESPACE = "gateway-system"
@@ -252,6 +258,15 @@ def expected_flows(objs: list[dict]) -> set[tuple[str, str, int, str]]:
         for database in ("postgres", "cnpg-instance")
         if job in names and database in names
     }
+    # Uploaded images: the object store's S3 API outside the cluster, and the in-cluster
+    # one where the object-store component runs it.
+    expected |= {(pod, "outside", OBJECT_STORE_PORT, TCP) for pod in IMAGE_USERS if pod in names}
+    if IN_CLUSTER_STORE in names:
+        expected |= {
+            (pod, IN_CLUSTER_STORE, IN_CLUSTER_STORE_PORT, TCP)
+            for pod in IMAGE_USERS
+            if pod in names
+        }
     if "edge-cache" in names:
         expected |= {("edge-cache", "web", 8000, TCP)}
     if "fluent-bit" in names:
@@ -285,9 +300,38 @@ def test_worker_reaches_its_database_and_the_relay_and_only_prometheus_reaches_i
     database = {"postgres", "cnpg-pooler", "cnpg-instance"} & names
     assert database and {(d, 5432) for d in database} <= out
     housekeeping = {(f[1], f[2]) for f in actual if f[0] == "housekeeping"}
-    assert housekeeping == {("kube-dns", 53)} | {(d, 5432) for d in database - {"cnpg-pooler"}}, (
-        "housekeeping: DNS and PostgreSQL only"
-    )
+    stores = {("outside", OBJECT_STORE_PORT)}
+    if IN_CLUSTER_STORE in names:
+        stores.add((IN_CLUSTER_STORE, IN_CLUSTER_STORE_PORT))
+    assert (
+        housekeeping
+        == {("kube-dns", 53)} | {(d, 5432) for d in database - {"cnpg-pooler"}} | stores
+    ), "housekeeping: DNS, PostgreSQL and the object store only"
+
+
+def test_only_the_image_users_reach_the_object_store(overlay, objs):
+    """Spelled out for uploaded images: web, worker and housekeeping reach the store's S3
+    API over HTTPS outside the cluster, and the in-cluster SeaweedFS (local overlay) on its
+    S3 port; no other pod of ours gained HTTPS out, and nothing else reaches SeaweedFS, which
+    itself reaches nothing but DNS."""
+    actual = flows(objs)
+    names = {e.name for e in rendered_endpoints(objs)}
+    https_out = {f[0] for f in actual if f[1:] == ("outside", OBJECT_STORE_PORT, TCP)}
+    # Operators' and the log shipper's own flows to the Kubernetes API and backups.
+    others = {"cnpg-instance", "cnpg-pooler", "fluent-bit"} & names
+    assert https_out == set(IMAGE_USERS) | others
+    assert not {f for f in actual if f[0] in IMAGE_USERS and f[1] == "outside"} - {
+        (pod, "outside", port, TCP)
+        for pod in IMAGE_USERS
+        for port in (OBJECT_STORE_PORT, *(MAIL_PORTS if pod == "worker" else ()))
+    }, "the app's pods reach outside the cluster on the store's and the relay's ports only"
+    if overlay == "production":
+        assert IN_CLUSTER_STORE not in names, "production keeps its images in a managed bucket"
+    if IN_CLUSTER_STORE in names:
+        reaching = {(f[0], f[2]) for f in actual if f[1] == IN_CLUSTER_STORE}
+        assert reaching == {(pod, IN_CLUSTER_STORE_PORT) for pod in IMAGE_USERS}
+        out = {(f[1], f[2], f[3]) for f in actual if f[0] == IN_CLUSTER_STORE}
+        assert out == {("kube-dns", 53, UDP), ("kube-dns", 53, TCP)}
 
 
 def test_from_outside_the_namespace_only_the_way_in_reaches_the_app_port(overlay, objs):

@@ -59,6 +59,9 @@ DOCUMENTED_SECRETS = {
             "DATABASE_URL",
             "REDIS_URL",
             "EMAIL_HOST_PASSWORD",
+            # Optional: left out, the SDK's own chain (IRSA, workload identity) answers.
+            "S3_ACCESS_KEY_ID",
+            "S3_SECRET_ACCESS_KEY",
         },
         "required": {"DJANGO_SECRET_KEY"},
     },
