@@ -327,6 +327,8 @@ def test_only_the_image_users_reach_the_object_store(overlay, objs):
     }, "the app's pods reach outside the cluster on the store's and the relay's ports only"
     if overlay == "production":
         assert IN_CLUSTER_STORE not in names, "production keeps its images in a managed bucket"
+    if overlay == "local":
+        assert IN_CLUSTER_STORE in names
     if IN_CLUSTER_STORE in names:
         reaching = {(f[0], f[2]) for f in actual if f[1] == IN_CLUSTER_STORE}
         assert reaching == {(pod, IN_CLUSTER_STORE_PORT) for pod in IMAGE_USERS}
@@ -392,6 +394,27 @@ def test_evaluator_sees_a_worker_reached_from_elsewhere():
         test_network_policies_allow_exactly_the_designed_flows(objs)
     with pytest.raises(AssertionError):
         test_worker_reaches_its_database_and_the_relay_and_only_prometheus_reaches_it(objs)
+
+
+def test_evaluator_sees_the_object_store_opened_to_every_app_pod():
+    """Admitting every kubeblog pod (the first-admin Job too) to SeaweedFS, or opening the
+    images' egress to any port, shows up as flows nobody designed."""
+    objs = objects("all-components")
+    policy = next(
+        p
+        for p in of_kind(objs, "NetworkPolicy")
+        if p["metadata"]["name"] == "object-store-from-app"
+    )
+    del policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"]
+    egress = next(
+        p for p in of_kind(objs, "NetworkPolicy") if p["metadata"]["name"] == "app-to-object-store"
+    )
+    del egress["spec"]["podSelector"]["matchExpressions"]
+    with pytest.raises(AssertionError, match="allowed but not designed") as failure:
+        test_network_policies_allow_exactly_the_designed_flows(objs)
+    assert "first-admin" in str(failure.value)
+    with pytest.raises(AssertionError):
+        test_only_the_image_users_reach_the_object_store("all-components", objs)
 
 
 def test_evaluator_sees_a_missing_policy():

@@ -19,7 +19,8 @@ Podman (4.3 here) is not a kubelet. What it cannot do is adapted, and only that
     PostgreSQL, in place of the $(DATABASE_PASSWORD) composition), and DJANGO_SUPERUSER_*
     for the first-admin container, so that its create path runs.
  5. REDIS_URL and the REDIS_PASSWORD it is built from removed: the cache is optional by
-    design, and no Redis runs here.
+    design, and no Redis runs here. The object store's key pair (from the Secret
+    kubeblog-object-store) removed too: nothing here stores an image.
  6. restartPolicy: Never: podman 4.3 restarts finished init containers under "Always".
  7. One replica, a unique Deployment name, a unique name for the /tmp volume (podman makes
     a named volume of an emptyDir, and `kube down` leaves it: the test removes it), and the
@@ -52,8 +53,16 @@ IMAGE = "kubeblog:dev"
 READY_TIMEOUT = 90.0
 LOCALHOST = {"Host": "localhost"}  # in the overlay's ALLOWED_HOSTS
 PROBE_HOST = {"Host": "10.0.0.1"}  # what the kubelet sends: the pod's IP
-# Variables from Secrets podman cannot read (4), and the optional cache (5).
-DROPPED_VARIABLES = {"DATABASE_PASSWORD", "DATABASE_URL", "REDIS_PASSWORD", "REDIS_URL"}
+# Variables from Secrets podman cannot read (4), the optional cache and the object store's
+# keys (5).
+DROPPED_VARIABLES = {
+    "DATABASE_PASSWORD",
+    "DATABASE_URL",
+    "REDIS_PASSWORD",
+    "REDIS_URL",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+}
 
 
 def adapt_for_podman(

@@ -84,6 +84,11 @@ DOCUMENTED_SECRETS = {
         "keys": {"password"},
         "required": {"password"},
     },
+    "kubeblog-object-store": {
+        "origin": "operator of the site (object-store component)",
+        "keys": {"access_key_id", "secret_access_key"},
+        "required": {"access_key_id", "secret_access_key"},
+    },
     "kubeblog-db-app": {
         "origin": "the CloudNativePG operator (bootstrap.initdb owner)",
         "keys": {"username", "password", "host", "port", "dbname", "uri", "pgpass"},
