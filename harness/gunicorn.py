@@ -20,6 +20,16 @@ from harness.servers import free_port, stop_process
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
+# Production requires an object store. Where a test starts none (harness.s3 is the real one),
+# the settings name one that is down: pages render as ever, an upload fails cleanly.
+NO_OBJECT_STORE = {
+    "S3_BUCKET": "kubeblog-media",
+    "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+    "S3_ADDRESSING_STYLE": "path",
+    "MEDIA_URL": "http://127.0.0.1:9/kubeblog-media/",
+}
+
+
 def production_env(database_url: str, **extra: str) -> dict[str, str]:
     """The environment a replica gets, pointed at this machine's test servers."""
     env = {
@@ -37,6 +47,7 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
         "GUNICORN_THREADS": "4",
         "GUNICORN_GRACEFUL_TIMEOUT": "10",
         "STATIC_ROOT": str(BUILD / "test-static"),
+        **NO_OBJECT_STORE,
     }
     env.update(extra)
     return env

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.gunicorn import NO_OBJECT_STORE
 from harness.paths import ROOT, project_version
 from harness.pgcluster import PostgresCluster
 from harness.podman import RESTRICTED, build_image, env_args, podman
@@ -215,6 +216,8 @@ class Stack:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(self.smtp.port),
             "EMAIL_USE_TLS": "false",
+            # The load uploads no image; reading pages never calls the object store.
+            **NO_OBJECT_STORE,
             **WORKER_SETTINGS,
             # The ConfigMap's, checked against the worker's grace period by the manifests' tests.
             "WORKER_SHUTDOWN_TIMEOUT": kube.config_env().get("WORKER_SHUTDOWN_TIMEOUT", "20"),

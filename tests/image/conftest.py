@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.gunicorn import NO_OBJECT_STORE
 from harness.http import http_get
 from harness.paths import project_version
 from harness.podman import RESTRICTED, PodmanError, build_image, env_args, podman
@@ -120,6 +121,7 @@ def _env(postgres, redis, port: int, metrics_port: int, **extra: str) -> dict[st
         "DATABASE_URL": postgres.url,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "EMAIL_HOST": "console",
+        **NO_OBJECT_STORE,
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback; HTTPS is the proxy's job
         "SECURE_COOKIES": "false",
         "PORT": str(port),
