@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from blog.media import StorageUnavailable, sweep_orphans
 from ops.models import OutgoingMail, WorkerBeat
 
 logger = logging.getLogger("ops.housekeeping")
@@ -77,11 +78,16 @@ STEPS = {
     "finished tasks": prune_finished_tasks,
     "sent mail": prune_sent_mail,
     "stale worker beats": prune_worker_beats,
+    # Objects in the bucket that no image row refers to (blog.media explains how they come).
+    "orphan images": sweep_orphans,
 }
 
 
 class Command(BaseCommand):
-    help = "Delete expired sessions, old login records, finished tasks and sent mail."
+    help = (
+        "Delete expired sessions, old login records, finished tasks, sent mail and images "
+        "no post refers to."
+    )
 
     def handle(self, *args, **options) -> None:
         failed = []
@@ -94,7 +100,7 @@ class Command(BaseCommand):
                                 f"SET LOCAL statement_timeout = '{STEP_STATEMENT_TIMEOUT}'"
                             )
                     removed = step()
-            except DatabaseError as exc:
+            except (DatabaseError, StorageUnavailable) as exc:
                 logger.error("housekeeping step failed: %s: %s", name, exc)
                 failed.append(name)
             else:
