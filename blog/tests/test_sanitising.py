@@ -83,3 +83,64 @@ def test_pages_show_hostile_posts_and_comments_as_inert_text(client, payload):
         for region in user_content_regions(page):
             assert live_markup_problems(region, fragment=True) == [], url
     assert Post.objects.get(pk=post.pk).body == payload
+
+
+@pytest.fixture
+def one_image(settings):
+    """A prepared image, and an empty in-memory bucket to store it in."""
+    from blog import images
+    from blog.tests import imagefiles
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    return images.prepare(imagefiles.upload(imagefiles.encoded("PNG", 40, 30), "a.png"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_hostile_alt_texts_are_inert_wherever_the_image_is_shown(client, one_image, payload):
+    from blog import images, media
+    from blog.models import PostImage
+
+    post = PostFactory()
+    alt = payload[:300]
+    featured = media.record(post, one_image, media.store(one_image), alt=alt, role="featured")
+    inline = media.record(post, one_image, media.store(one_image), alt=alt, role=PostImage.BODY)
+    post.body = f"{images.markdown_reference(inline)}\n\n![{payload}]({images.url(inline.folder)})"
+    post.save()
+    assert PostImage.objects.get(pk=featured.pk).alt == alt
+    client.force_login(post.author)
+    for url in (f"/post/{post.pk}/", "/", f"/post/{post.pk}/edit/"):
+        page = client.get(url).content.decode()
+        assert live_markup_problems(page) == [], url
+        for region in user_content_regions(page):
+            assert live_markup_problems(region, fragment=True) == [], url
+
+
+@pytest.mark.django_db
+def test_an_uploads_file_name_is_never_used(author_client, one_image):
+    from django.core.files.storage import default_storage
+
+    from blog.models import PostImage
+    from blog.tests import imagefiles
+
+    names = ['"><img src=x onerror=alert(1)>.png', "../../etc/passwd.png", "<svg onload=x>.png"]
+    for name in names:
+        author_client.post(
+            "/post/new/",
+            {
+                "title": "t",
+                "body": "b",
+                "image": imagefiles.upload(imagefiles.encoded("PNG", 40, 30), name, "image/png"),
+                "image_alt": "alt",
+                "creation_token": "",
+            },
+        )
+    folders = list(PostImage.objects.values_list("folder", flat=True))
+    assert len(folders) == len(names)
+    for post in Post.objects.all():
+        page = author_client.get(f"/post/{post.pk}/").content.decode()
+        assert "passwd" not in page and "onerror" not in page and "onload" not in page
+    assert set(default_storage.listdir("images")[0]) == {f.split("/")[1] for f in folders}
