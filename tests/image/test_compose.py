@@ -12,7 +12,14 @@ from harness.paths import ROOT
 pytestmark = pytest.mark.image
 
 # What .env must set: compose refuses to start without each.
-SECRETS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "DJANGO_SECRET_KEY", "DJANGO_SUPERUSER_PASSWORD")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_SUPERUSER_PASSWORD",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+)
 
 
 def compose_config(directory) -> subprocess.CompletedProcess:
@@ -50,8 +57,8 @@ def test_compose_file_is_valid(project):
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"db", "redis", "migrate", "web", "worker", "lb"}
-    assert "pgdata" in config["volumes"]
+    assert set(services) == {"db", "redis", "s3", "migrate", "web", "worker", "lb"}
+    assert {"pgdata", "s3data"} <= set(config["volumes"])
 
     for name in ("migrate", "web", "worker"):
         app = services[name]
@@ -107,6 +114,35 @@ def test_redis_requires_the_password_the_app_uses(project):
     for name in ("migrate", "web", "worker"):
         url = services[name]["environment"]["REDIS_URL"]
         assert url == f"redis://:{password}@redis:6379/0", name
+
+
+def test_images_go_to_the_s3_service_and_the_browser_reads_them_from_this_machine(project):
+    """The app stores uploads in the s3 service's bucket with the key pair from .env, which
+    is the one pair SeaweedFS accepts; anonymous clients may only read objects; MEDIA_URL is
+    the port published on 127.0.0.1, and the bucket is made on start (no one-shot)."""
+    services = yaml.safe_load(compose_config(project).stdout)["services"]
+    s3 = services["s3"]
+    settings = env_example()
+    (published,) = s3["ports"]
+    assert published.startswith("127.0.0.1:") and published.endswith(":8333/tcp"), published
+    host_port = published.split(":")[1]
+    script = s3["command"][0]
+    assert s3["environment"]["ACCESS_KEY_ID"] == settings["S3_ACCESS_KEY_ID"]
+    assert s3["environment"]["SECRET_ACCESS_KEY"] == settings["S3_SECRET_ACCESS_KEY"]
+    bucket = s3["environment"]["BUCKET"]
+    assert '-bucket="$$BUCKET"' in script, "the bucket is made on start"
+    assert '{"name": "anonymous", "actions": ["Read:$$BUCKET"]}' in script, "public read only"
+    assert "s3data:/data:rw" in s3["volumes"] and s3["read_only"] is True
+    for name in ("migrate", "web", "worker"):
+        env = services[name]["environment"]
+        assert env["S3_BUCKET"] == bucket, name
+        assert env["S3_ENDPOINT_URL"] == "http://s3:8333", name
+        assert env["S3_ADDRESSING_STYLE"] == "path", name
+        assert env["S3_ACCESS_KEY_ID"] == settings["S3_ACCESS_KEY_ID"], name
+        assert env["S3_SECRET_ACCESS_KEY"] == settings["S3_SECRET_ACCESS_KEY"], name
+        assert env["MEDIA_URL"] == f"http://127.0.0.1:{host_port}/{bucket}/", name
+    for name in ("web", "worker"):
+        assert services[name]["depends_on"]["s3"]["condition"] == "service_healthy", name
 
 
 @pytest.mark.parametrize("secret", SECRETS)
