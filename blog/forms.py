@@ -126,7 +126,10 @@ class CommentForm(forms.ModelForm):
 
 
 class BodyImageForm(forms.Form):
-    """An image to show in a post's body, by the Markdown reference it then gets."""
+    """An image to show in a post's body, by the Markdown reference it then gets. Its
+    fields are prefixed: it shares the edit page with the post's own image field."""
+
+    prefix = "inline"
 
     image = UploadedImageField(
         label="Image", help_text=IMAGE_HELP.format(mb=settings.IMAGE_MAX_BYTES / 1e6)

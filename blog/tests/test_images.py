@@ -220,8 +220,8 @@ def test_a_body_image_gets_a_markdown_line_and_its_size_in_the_body(author_clien
     response = author_client.post(
         reverse("post_image_add", kwargs={"pk": post.pk}),
         {
-            "image": imagefiles.upload(imagefiles.encoded("PNG", 1000, 500), "d.png"),
-            "alt": "A [map]",
+            "inline-image": imagefiles.upload(imagefiles.encoded("PNG", 1000, 500), "d.png"),
+            "inline-alt": "A [map]",
         },
     )
     assert response.status_code == 302 and response["Location"].endswith("#body-images")
@@ -247,7 +247,7 @@ def test_removing_a_body_image_queues_its_deletion(author_client, author):
     post = PostFactory(author=author)
     author_client.post(
         reverse("post_image_add", kwargs={"pk": post.pk}),
-        {"image": imagefiles.upload(imagefiles.encoded("PNG"), "d.png"), "alt": "d"},
+        {"inline-image": imagefiles.upload(imagefiles.encoded("PNG"), "d.png"), "inline-alt": "d"},
     )
     image = post.images.get()
     author_client.post(reverse("post_image_remove", kwargs={"pk": image.pk}))
@@ -259,7 +259,10 @@ def test_a_bad_body_image_is_a_form_error_on_the_edit_page(author_client, author
     post = PostFactory(author=author)
     response = author_client.post(
         reverse("post_image_add", kwargs={"pk": post.pk}),
-        {"image": imagefiles.upload(imagefiles.encoded("BMP", 9, 9), "x.bmp"), "alt": "x"},
+        {
+            "inline-image": imagefiles.upload(imagefiles.encoded("BMP", 9, 9), "x.bmp"),
+            "inline-alt": "x",
+        },
     )
     assert response.status_code == 400
     assert "not a JPEG, PNG, WebP or GIF" in response.content.decode()

@@ -136,7 +136,10 @@ RULES: dict[str, Rule] = {
         lambda w: f"/post/{w.post.pk}/images/",
         everyone(405),
         members(302, other=404),
-        data=lambda w: {"image": imagefiles.upload(imagefiles.encoded("PNG", 90, 60)), "alt": "A"},
+        data=lambda w: {
+            "inline-image": imagefiles.upload(imagefiles.encoded("PNG", 90, 60)),
+            "inline-alt": "A",
+        },
         changed=_body_image_added,
     ),
     "post_image_remove": owners_action(
