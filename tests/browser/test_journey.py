@@ -1,16 +1,19 @@
-"""A person in Chromium: log in, write a draft, publish it, comment, approve the comment from
-the moderation queue."""
+"""A person in Chromium: log in, write a draft, give it images, publish it, comment, approve
+the comment from the moderation queue."""
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from blog.tests import imagefiles
 from harness.gunicorn import Gunicorn, production_env
 from harness.paths import BUILD, ROOT, project_version
+from harness.worker import WorkerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,12 +23,13 @@ PASSWORD = "browser-test-password-4821"
 
 
 @pytest.fixture(scope="module")
-def site(pg_server, redis_server):
+def site(pg_server, redis_server, s3_server):
     env = production_env(
         pg_server.url,
         REDIS_URL=redis_server.url,
         APP_VERSION=project_version(),
         THEME_COLOR="orange",
+        **s3_server.env(),  # images come from the bucket, another origin than the pages
     )
     subprocess.run(
         [
@@ -42,8 +46,13 @@ def site(pg_server, redis_server):
         check=True,
         capture_output=True,
     )
+    worker = WorkerProcess(pg_server.url, **{k: v for k, v in env.items() if k != "PATH"})
     with Gunicorn(env) as server:
-        yield server
+        worker.start()  # it makes the images' renditions
+        try:
+            yield server
+        finally:
+            worker.terminate()
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +76,35 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+def _loaded_width(page, selector: str) -> int:
+    """The natural width of the image the browser loaded for `selector` (0: none loaded)."""
+    page.wait_for_function(
+        "s => { const i = document.querySelector(s); return i && i.complete; }", arg=selector
+    )
+    return page.locator(selector).first.evaluate("img => img.naturalWidth")
+
+
+def _wait_for_renditions(page, timeout: float = 30.0) -> None:
+    """Reload until the worker's renditions are in both images' srcset (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        srcsets = page.locator("article img").evaluate_all("l => l.map(i => i.srcset)")
+        if len(srcsets) == 2 and all("480w" in s for s in srcsets):
+            return
+        time.sleep(0.5)
+        page.reload()
+    raise AssertionError(f"no renditions after {timeout} s: {srcsets}")
+
+
+def _wider_than_the_screen(page) -> list[str]:
+    """The elements that reach past the viewport's right edge (the page would scroll)."""
+    return page.evaluate(
+        "[...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)"
+        ".map(e => `${e.tagName}.${e.className} ${e.getAttribute('src') || ''}`)"
+    )
 
 
 def _shot(page, name: str) -> None:
@@ -94,11 +132,34 @@ def test_author_and_reader_journey(site, browser):
     _shot(author, "1-new-post")
     author.get_by_role("button", name="Save draft").click()
     expect(author.locator(".badge", has_text="Draft")).to_be_visible()
+
+    # A featured image, then one in the body: plain forms, no JavaScript needed.
+    photo, diagram = BUILD / "journey-photo.jpg", BUILD / "journey-diagram.png"
+    photo.write_bytes(imagefiles.jpeg_with_gps(1600, 1000))
+    diagram.write_bytes(imagefiles.encoded("PNG", 1000, 400))
+    author.get_by_role("link", name="Edit").click()
+    author.get_by_label("Featured image").set_input_files(str(photo))
+    author.locator("#id_image_alt").fill("A kite over a hill")
+    author.get_by_role("button", name="Save draft").click()
+    expect(author.locator(".featured-image img[alt='A kite over a hill']")).to_be_visible()
+    author.get_by_role("link", name="Edit").click()
+    author.locator("#id_inline-image").set_input_files(str(diagram))
+    author.get_by_label("Alt text").last.fill("A diagram of the replicas")
+    author.get_by_role("button", name="Add image").click()
+    expect(author.get_by_text("Image added.")).to_be_visible()
+    reference = author.get_by_label("Markdown to paste into the body").input_value()
+    body = author.get_by_role("textbox", name="Body:")
+    body.fill(body.input_value() + "\n\n" + reference)
+    _shot(author, "1-editing-images")
+    author.get_by_role("button", name="Save draft").click()
+    expect(author.locator(".post-body img[alt='A diagram of the replicas']")).to_be_visible()
+    assert _loaded_width(author, ".featured-image img") > 0
     author.get_by_role("link", name="Drafts").click()
     expect(author.get_by_role("link", name="Hello from Chromium", exact=True)).to_be_visible()
     author.get_by_role("link", name="Hello from Chromium", exact=True).click()
     author.get_by_role("button", name="Publish").click()
     expect(author.get_by_text("Published.")).to_be_visible()
+    _wait_for_renditions(author)
     _shot(author, "2-published")
 
     reader_context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
@@ -106,8 +167,15 @@ def test_author_and_reader_journey(site, browser):
     reader.goto(f"{base}/")
     expect(reader.get_by_role("link", name="Hello from Chromium", exact=True)).to_be_visible()
     _shot(reader, "3-home-on-a-phone")
+    assert _loaded_width(reader, ".summary-image") > 0
     reader.get_by_role("link", name="Hello from Chromium", exact=True).click()
     expect(reader.locator(".post-body strong", has_text="real")).to_be_visible()
+    # The phone gets a rendition no wider than it needs, and the page never scrolls sideways.
+    reader.locator(".post-body img").scroll_into_view_if_needed()
+    for selector in (".featured-image img", ".post-body img"):
+        assert 0 < _loaded_width(reader, selector) <= 960, selector
+    assert _wider_than_the_screen(reader) == []
+    _shot(reader, "3-post-with-images-on-a-phone")
     reader.get_by_role("link", name="Leave a comment").click()
     reader.get_by_label("Your name").fill("Rita Reader")
     reader.get_by_label("Comment").fill("Lovely *post*!")
