@@ -54,8 +54,11 @@ def production_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def collectstatic(env: dict[str, str]) -> None:
-    """Production settings need the static manifest; build it once per run."""
-    if (Path(env["STATIC_ROOT"]) / "staticfiles.json").exists():
+    """Production settings need the static manifest; build it again only when a static file
+    is newer than it (a stale stylesheet would make the browser tests judge old CSS)."""
+    manifest = Path(env["STATIC_ROOT"]) / "staticfiles.json"
+    sources = [p for p in (ROOT / "static").rglob("*") if p.is_file()]
+    if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
         return
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
