@@ -82,6 +82,19 @@ def test_production_signs_with_exactly_the_key_it_is_given():
     assert [r.stdout.strip() for r in runs] == [COMPLETE["DJANGO_SECRET_KEY"]] * 2, runs
 
 
+def test_production_keeps_images_in_the_bucket_and_lets_pages_load_them_only_from_it():
+    show = (
+        "import config.wsgi; from django.conf import settings as s; "
+        "o = s.STORAGES['default']; print(o['BACKEND'], o['OPTIONS']['bucket_name']); "
+        "print(' '.join(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']))"
+    )
+    result = _run(["-c", show], {**COMPLETE, "MEDIA_URL": "https://cdn.example.net/media/"})
+    assert result.stdout.splitlines() == [
+        "storages.backends.s3.S3Storage kubeblog-media",
+        "'self' https://cdn.example.net",
+    ], result.stderr
+
+
 def test_database_url_gets_a_checked_pool_and_every_timeout():
     from config.settings.base import database_from_url
     from ops.deadlines import PooledConnection
