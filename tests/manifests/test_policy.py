@@ -1483,3 +1483,25 @@ def test_pooler_check_would_fail_if_migrations_went_through_pgbouncer():
 
 def test_docs_exist():
     assert Path(DOCS).is_file()
+
+
+def _megabytes(text: str) -> int:
+    """An NGINX size (`13m`, `512k`) in bytes."""
+    number, unit = re.fullmatch(r"(\d+)([km]?)", text.strip().lower()).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit]
+
+
+def test_the_proxies_let_a_post_with_its_largest_image_through():
+    """The largest form the app accepts (its fields, and one image of IMAGE_MAX_BYTES) passes
+    the Ingress and the edge cache; a smaller proxy limit would answer 413 before the app
+    could say why."""
+    from django.conf import settings
+
+    largest = DECLARED["IMAGE_MAX_BYTES"].default + settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    components = Path(__file__).parents[2] / "deploy" / "k8s" / "components"
+    nginx = (components / "edge-cache" / "nginx.conf").read_text()
+    edge = re.search(r"^\s*client_max_body_size\s+(\S+);", nginx, re.M).group(1)
+    ingress = yaml.safe_load((components / "ingress" / "ingress.yaml").read_text())
+    annotation = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert _megabytes(edge) >= largest, edge
+    assert _megabytes(annotation) >= largest, annotation
