@@ -18,8 +18,12 @@ class LatestPostsFeed(Feed):
     def get_feed(self, obj, request):
         return _WrittenAtOnce(super().get_feed(obj, request))
 
-    def items(self):
-        return Post.objects.published().select_related("author").defer("body")[:FEED_SIZE]
+    def items(self, obj=None):
+        return self.posts(obj).select_related("author").defer("body")[:FEED_SIZE]
+
+    def posts(self, obj):
+        """The posts this feed is about, newest first."""
+        return Post.objects.published()
 
     def item_title(self, item: Post) -> str:
         return item.title

@@ -241,3 +241,22 @@ class PostImage(models.Model):
 
 # What a list needs of a featured image (PostQuerySet.with_featured_image).
 FEATURED_FIELDS = ("folder", "ext", "width", "height", "alt", "renditions")
+
+
+class AuthorProfile(models.Model):
+    """How an author presents themselves on their page (/author/<username>/)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="author_profile"
+    )
+    display_name = models.CharField(max_length=80, blank=True)
+    bio = models.TextField("short bio", max_length=600, blank=True)
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+
+def display_name(user) -> str:
+    """An author's name as readers see it: their chosen name, else their full or user name."""
+    profile = getattr(user, "author_profile", None)
+    return (profile and profile.display_name) or user.get_full_name() or user.get_username()

@@ -1,11 +1,12 @@
-"""Retire cached public pages once a change to a post, a comment or an image is committed; queue the
-go-live notice of a scheduled post, whoever saved it (a form or the admin)."""
+"""Retire cached public pages once a change to a post, a comment, an image or an author's
+profile is committed; queue the go-live notice of a scheduled post, whoever saved it (a form
+or the admin)."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from blog.models import Comment, Post, PostImage
+from blog.models import AuthorProfile, Comment, Post, PostImage
 from blog.tasks import schedule_go_live_notice
 from ops.pagecache import invalidate_public_pages
 
@@ -13,6 +14,7 @@ from ops.pagecache import invalidate_public_pages
 @receiver([post_save, post_delete], sender=Post)
 @receiver([post_save, post_delete], sender=Comment)
 @receiver([post_save, post_delete], sender=PostImage)
+@receiver([post_save, post_delete], sender=AuthorProfile)
 def content_changed(sender, instance, **kwargs) -> None:
     # A comment waiting for moderation changes no public page.
     if sender is Comment and not instance.approved:

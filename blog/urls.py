@@ -2,7 +2,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
 
-from blog import views
+from blog import authors, views
 from blog.converters import IdConverter
 from blog.feeds import LatestPostsFeed
 from blog.sitemaps import SITEMAPS
@@ -25,6 +25,13 @@ urlpatterns = [
     path("comment/<id:pk>/approve/", views.CommentApproveView.as_view(), name="comment_approve"),
     path("comment/<id:pk>/remove/", views.CommentRemoveView.as_view(), name="comment_remove"),
     path("moderation/", views.ModerationQueueView.as_view(), name="moderation_queue"),
+    path("author/<str:username>/", public_page(require_safe(authors.author_page)), name="author"),
+    path(
+        "author/<str:username>/feed/",
+        public_page(require_safe(authors.AuthorFeed())),
+        name="author_feed",
+    ),
+    path("account/profile/", authors.edit_profile, name="edit_profile"),
     path("search/", public_page(require_safe(views.search)), name="search"),
     path("feed/", public_page(require_safe(LatestPostsFeed())), name="feed"),
     path("sitemap.xml", public_page(require_safe(sitemap)), {"sitemaps": SITEMAPS}, name="sitemap"),

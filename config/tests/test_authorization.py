@@ -191,6 +191,15 @@ RULES: dict[str, Rule] = {
     ),
     "password_reset_complete": read_only("/accounts/reset/done/"),
     # Each user sees the comments awaiting their own approval (none for `other`).
+    "author": read_only("/author/alice/"),
+    "author_feed": read_only("/author/alice/feed/"),
+    # Each member edits their own profile; there is no one else's to reach.
+    "edit_profile": Rule(
+        lambda w: "/account/profile/",
+        members(200),
+        members(302),
+        data=lambda w: {"display_name": "A name", "bio": ""},
+    ),
     "moderation_queue": Rule(lambda w: "/moderation/", members(200), members(405)),
     "healthz": read_only("/healthz"),
     "readyz": read_only("/readyz"),
