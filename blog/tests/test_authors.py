@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from blog.models import AuthorProfile
 from blog.tests.factories import PostFactory, UserFactory
+from blog.tests.html_safety import live_markup_problems, load_payloads
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,13 @@ def test_an_author_sets_their_name_and_bio_and_the_page_shows_them(client):
     assert AuthorProfile.objects.get(user=author).bio == "Hello."
     response = client.post(reverse("edit_profile"), {"display_name": "x" * 81, "bio": ""})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("payload", load_payloads())
+def test_hostile_names_and_bios_are_inert_on_the_author_page_and_feed(client, payload):
+    author = UserFactory(username="mallory")
+    AuthorProfile.objects.create(user=author, display_name=payload[:80], bio=payload[:600])
+    PostFactory(author=author)
+    page = client.get("/author/mallory/").content.decode()
+    assert live_markup_problems(page) == []
+    assert client.get("/author/mallory/feed/").status_code == 200
