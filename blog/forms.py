@@ -1,9 +1,11 @@
+import re
 import uuid
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.validators import MaxLengthValidator
+from django.utils.text import slugify
 
 from blog import images
 from blog.models import Comment, Post
@@ -54,6 +56,41 @@ def _alt_field(required: bool) -> forms.CharField:
 IMAGE_HELP = "JPEG, PNG, WebP or GIF, up to {mb:g} MB. Location and camera details are removed."
 
 
+MAX_TAGS = 10
+TAG_NAME = re.compile(r"^[\w][\w .+#-]*$")
+
+
+class TagsField(forms.CharField):
+    """Tags as an author types them, separated by commas: its clean value is a list of
+    distinct names (case-insensitively), each with a slug for its page."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False,
+            max_length=MAX_TAGS * 51,
+            help_text=f"Up to {MAX_TAGS}, separated by commas: “kubernetes, django”.",
+            **kwargs,
+        )
+
+    def to_python(self, value):
+        names, seen = [], set()
+        for raw in (super().to_python(value) or "").split(","):
+            name = " ".join(raw.split())
+            if not name:
+                continue
+            if len(name) > 50 or not TAG_NAME.match(name) or not slugify(name):
+                raise forms.ValidationError(
+                    f"“{name[:60]}” is not a tag: up to 50 letters, digits, spaces and . + # -",
+                    code="invalid",
+                )
+            if slugify(name) not in seen:
+                seen.add(slugify(name))
+                names.append(name)
+        if len(names) > MAX_TAGS:
+            raise forms.ValidationError(f"At most {MAX_TAGS} tags.", code="too_many")
+        return names
+
+
 class PostForm(forms.ModelForm):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 18}),
@@ -61,6 +98,7 @@ class PostForm(forms.ModelForm):
         strip=False,
         help_text="Markdown. Raw HTML is shown as text.",
     )
+    tags = TagsField()
     image = UploadedImageField(
         label="Featured image",
         required=False,
@@ -74,6 +112,8 @@ class PostForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["tags"].initial = ", ".join(n for _, n in self.instance.tag_list)
         featured = self.instance.featured if self.instance.pk else None
         if featured is not None:
             self.fields["image"].label = "Replace the featured image"

@@ -73,6 +73,7 @@ def post_summary(post, heading: str = "h2", read_more: bool = False) -> SafeStri
         post.author.get_username(),
         *(getattr(post, f"featured_{f}", None) for f in ("folder", "alt", "width", "height")),
         tuple(getattr(post, "featured_renditions", None) or ()),
+        post.tags_joined,
     )
     context = {"post": post, "heading": heading, "read_more": read_more}
     return MEMO.get(key, lambda: render_to_string("blog/_post_summary.html", context))

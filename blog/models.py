@@ -3,8 +3,17 @@ once, on the querysets, with the one-post predicates beside it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, Expression, F, FilteredRelation, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    Expression,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,7 +57,20 @@ class PostQuerySet(models.QuerySet):
             self.select_related("author")
             .only("title", "summary", "created_date", "published_date", "author__username")
             .with_featured_image()
+            .with_tags()
         )
+
+    def with_tags(self):
+        """Each post's tags in the same query, as one string (`Post.tag_list` reads it): a
+        correlated subquery per post, so a page of a list stays one query."""
+        joined = (
+            Tag.objects.filter(posts=OuterRef("pk"))
+            .order_by()
+            .values("posts")
+            .annotate(joined=JoinedText(Concat("slug", Value(_FIELD), "name"), Value(_ITEM)))
+            .values("joined")
+        )
+        return self.annotate(tags_joined=Subquery(joined, output_field=models.TextField()))
 
     def with_featured_image(self):
         """Each post's featured image, if it has one, in the same query (`Post.featured`):
@@ -91,6 +113,39 @@ class PostQuerySet(models.QuerySet):
         return self.annotate(comment_count=Coalesce(Subquery(approved), 0))
 
 
+class Tag(models.Model):
+    """A topic posts share: /tag/<slug>/ lists them. Names are short words, no commas."""
+
+    name = models.CharField(max_length=50)
+    slug = models.SlugField(max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("tag", kwargs={"slug": self.slug})
+
+
+class JoinedText(models.Aggregate):
+    """Strings joined by a separator: GROUP_CONCAT on SQLite, STRING_AGG on PostgreSQL."""
+
+    function = "GROUP_CONCAT"
+    output_field = models.TextField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="STRING_AGG", **extra)
+
+
+_FIELD, _ITEM = "\x1f", "\x1e"  # separators no tag name can hold (blog.forms.TagsField)
+
+
+def _by_name(tag: tuple[str, str]) -> str:
+    return tag[1].casefold()
+
+
 class Post(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts"
@@ -105,6 +160,7 @@ class Post(models.Model):
     # The one-time token of the form that created the post (blog.forms.CreationTokenField);
     # NULL for posts made before forms carried one, or without a form.
     creation_token = models.UUIDField(null=True, blank=True, editable=False)
+    tags = models.ManyToManyField(Tag, related_name="posts", blank=True)
 
     objects = PostQuerySet.as_manager()
 
@@ -144,6 +200,14 @@ class Post(models.Model):
     def is_editable_by(self, user) -> bool:
         """The user may edit, publish, delete and moderate it (`PostQuerySet.editable_by`)."""
         return user.is_authenticated and (user.is_staff or self.author_id == user.pk)
+
+    @property
+    def tag_list(self) -> list[tuple[str, str]]:
+        """(slug, name) of each tag, by name: from `with_tags` when the query had it."""
+        if hasattr(self, "tags_joined"):
+            items = [item.split(_FIELD, 1) for item in (self.tags_joined or "").split(_ITEM)]
+            return sorted(((s, n) for s, n in (i for i in items if len(i) == 2)), key=_by_name)
+        return list(self.tags.order_by("name").values_list("slug", "name"))
 
     @property
     def featured(self) -> "PostImage | None":

@@ -12,10 +12,11 @@ from uuid import UUID
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from blog import media
 from blog.images import PreparedImage
-from blog.models import Comment, Post, PostImage
+from blog.models import Comment, Post, PostImage, Tag
 from blog.tasks import schedule_moderation_mail
 
 
@@ -27,16 +28,19 @@ def post_create(
     creation_token: UUID | None = None,
     image: PreparedImage | None = None,
     image_alt: str = "",
+    tags: list[str] = (),
 ) -> tuple[Post, bool]:
     """Create a draft, with its featured image if one was sent, or find the one the same
     form created before. Raises media.StorageUnavailable, having saved nothing, if the
     image cannot be stored."""
-    if image is None:
+    if image is None and not tags:
         return _create_once(author.posts, creation_token, title=title, body=body)
-    folder = media.store(image)
+    folder = media.store(image) if image else None
     with _discarded_unless_recorded(folder) as recorded, transaction.atomic():
         post, created = _create_once(author.posts, creation_token, title=title, body=body)
-        if created:
+        if created and tags:
+            _set_tags(post, tags)
+        if created and image:
             media.record(post, image, folder, alt=image_alt, role=PostImage.FEATURED)
             recorded()
     return post, created
@@ -50,6 +54,7 @@ def post_update(
     image: PreparedImage | None = None,
     image_alt: str = "",
     remove_image: bool = False,
+    tags: list[str] | None = None,
 ) -> Post:
     """Change a post's text and featured image; a published post stays published. Raises
     media.StorageUnavailable, having changed nothing, if a new image cannot be stored."""
@@ -67,7 +72,26 @@ def post_update(
         post.title = title
         post.body = body
         post.save()
+        if tags is not None:
+            _set_tags(post, tags)
     return post
+
+
+def _set_tags(post: Post, names: list[str]) -> None:
+    """Give the post exactly these tags, making the ones that do not exist yet. A tag that
+    another sending makes at the same moment is found rather than made twice."""
+    tags = []
+    for name in names:
+        slug = slugify(name)
+        tag = Tag.objects.filter(slug=slug).first()
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.create(name=name, slug=slug)
+            except IntegrityError:
+                tag = Tag.objects.get(slug=slug)
+        tags.append(tag)
+    post.tags.set(tags)
 
 
 def body_image_add(*, post: Post, image: PreparedImage, alt: str) -> PostImage:

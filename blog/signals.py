@@ -3,7 +3,7 @@ profile is committed; queue the go-live notice of a scheduled post, whoever save
 or the admin)."""
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from blog.models import AuthorProfile, Comment, Post, PostImage
@@ -20,6 +20,12 @@ def content_changed(sender, instance, **kwargs) -> None:
     if sender is Comment and not instance.approved:
         return
     transaction.on_commit(invalidate_public_pages)
+
+
+@receiver(m2m_changed, sender=Post.tags.through)
+def tags_changed(sender, instance, action, **kwargs) -> None:
+    if action in ("post_add", "post_remove", "post_clear"):
+        transaction.on_commit(invalidate_public_pages)
 
 
 @receiver(post_save, sender=Post)

@@ -1,7 +1,8 @@
 from django.contrib.sitemaps import Sitemap
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
-from blog.models import Post
+from blog.models import Post, Tag
 
 
 class PostSitemap(Sitemap):
@@ -25,4 +26,12 @@ class HomeSitemap(Sitemap):
         return reverse(item)
 
 
-SITEMAPS = {"home": HomeSitemap, "posts": PostSitemap}
+class TagSitemap(Sitemap):
+    changefreq = "weekly"
+
+    def items(self):
+        with_posts = Post.objects.published().filter(tags=OuterRef("pk"))
+        return Tag.objects.filter(Exists(with_posts)).only("slug").order_by("slug")
+
+
+SITEMAPS = {"home": HomeSitemap, "posts": PostSitemap, "tags": TagSitemap}

@@ -2,7 +2,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import path, register_converter
 from django.views.decorators.http import require_safe
 
-from blog import authors, views
+from blog import authors, tags, views
 from blog.converters import IdConverter
 from blog.feeds import LatestPostsFeed
 from blog.sitemaps import SITEMAPS
@@ -32,6 +32,8 @@ urlpatterns = [
         name="author_feed",
     ),
     path("account/profile/", authors.edit_profile, name="edit_profile"),
+    path("tag/<slug:slug>/", public_page(require_safe(tags.tag_page)), name="tag"),
+    path("tag/<slug:slug>/feed/", public_page(require_safe(tags.TagFeed())), name="tag_feed"),
     path("search/", public_page(require_safe(views.search)), name="search"),
     path("feed/", public_page(require_safe(LatestPostsFeed())), name="feed"),
     path("sitemap.xml", public_page(require_safe(sitemap)), {"sitemaps": SITEMAPS}, name="sitemap"),
