@@ -16,6 +16,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from blog.images import enhance_body_images
 from blog.markdown import plain_summary, render_markdown
@@ -201,7 +202,7 @@ class Post(models.Model):
         """The user may edit, publish, delete and moderate it (`PostQuerySet.editable_by`)."""
         return user.is_authenticated and (user.is_staff or self.author_id == user.pk)
 
-    @property
+    @cached_property
     def tag_list(self) -> list[tuple[str, str]]:
         """(slug, name) of each tag, by name: from `with_tags` when the query had it."""
         if hasattr(self, "tags_joined"):

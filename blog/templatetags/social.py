@@ -39,6 +39,7 @@ def social_meta(context):
                 "article:author": post.author.get_username(),
             }
         )
+        tag_names = [name for _, name in post.tag_list]
         featured = post.featured
         if featured is not None:
             tags.update(
@@ -71,8 +72,11 @@ def social_meta(context):
     if "og:image" in tags:
         tags["twitter:image"] = tags["og:image"]
         tags["twitter:image:alt"] = tags["og:image:alt"]
+    properties = [(k, v) for k, v in tags.items() if k.startswith(("og:", "article:"))]
+    if post is not None and on_its_page and post.is_published:
+        properties += [("article:tag", name) for name in tag_names]
     return {
         "canonical": url,
-        "properties": [(k, v) for k, v in tags.items() if k.startswith(("og:", "article:"))],
+        "properties": properties,
         "names": [(k, v) for k, v in tags.items() if k.startswith("twitter:")],
     }

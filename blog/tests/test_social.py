@@ -96,3 +96,13 @@ def test_a_relative_media_url_becomes_absolute_on_the_site(client, site_url, set
     media.record(post, prepared, media.store(prepared), alt="a", role=PostImage.FEATURED)
     meta = _meta(client.get(post.get_absolute_url()).content.decode())
     assert meta["og:image"].startswith("https://blog.example.com/media/images/")
+
+
+def test_a_posts_tags_are_article_tags(client, site_url):
+    from blog.services import _set_tags
+
+    post = PostFactory()
+    _set_tags(post, ["Kubernetes", "Django"])
+    soup = BeautifulSoup(client.get(post.get_absolute_url()).content.decode(), "html5lib")
+    tags = [m["content"] for m in soup.find_all("meta", property="article:tag")]
+    assert tags == ["Django", "Kubernetes"]
