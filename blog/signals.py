@@ -2,6 +2,8 @@
 profile is committed; queue the go-live notice of a scheduled post, whoever saved it (a form
 or the admin)."""
 
+from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
@@ -31,3 +33,15 @@ def tags_changed(sender, instance, action, **kwargs) -> None:
 @receiver(post_save, sender=Post)
 def post_saved(sender, instance, **kwargs) -> None:
     schedule_go_live_notice(instance)
+
+
+@receiver(user_logged_in)
+def welcome(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "_messages"):
+        messages.success(request, f"Logged in as {user.get_username()}.")
+
+
+@receiver(user_logged_out)
+def goodbye(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "_messages"):
+        messages.info(request, "You have logged out.")

@@ -47,3 +47,8 @@ def login(
     """Log the session in through the login form; the answer is a 302 when the password is right."""
     form = {"username": username, "password": password}
     return submit_form(session, f"{base_url}/accounts/login/", form, headers)
+
+
+def signed_in_as(username: str) -> bytes:
+    """What every page's header shows to a signed-in user (templates/base.html)."""
+    return f'title="Signed in: your author page">{username}</a>'.encode()

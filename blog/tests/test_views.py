@@ -7,6 +7,7 @@ from django.utils import timezone
 from blog.models import Comment, Post
 from blog.tests.factories import CommentFactory, PostFactory, UserFactory
 from blog.views import PAGE_SIZE
+from harness.http import signed_in_as
 
 pytestmark = pytest.mark.django_db
 
@@ -226,7 +227,7 @@ def test_login_and_logout(client, author):
     assert b'<label for="id_username">' in page.content
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 302
-    assert b"Log out alice" in client.get("/").content
+    assert signed_in_as("alice") in client.get("/").content
     assert client.get("/accounts/logout/").status_code == 405
     client.post("/accounts/logout/")
     assert b"Log in" in client.get("/").content

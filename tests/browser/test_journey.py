@@ -124,7 +124,8 @@ def test_author_and_reader_journey(site, browser):
     author.get_by_label("Username").fill("writer")
     author.get_by_label("Password").fill(PASSWORD)
     author.get_by_role("button", name="Log in").click()
-    expect(author.get_by_role("button", name="Log out writer")).to_be_visible()
+    expect(author.get_by_role("link", name="writer", exact=True)).to_be_visible()
+    expect(author.get_by_text("Logged in as writer.")).to_be_visible()
 
     author.get_by_role("link", name="New post").click()
     author.get_by_label("Title").fill("Hello from Chromium")
@@ -199,7 +200,8 @@ def test_author_and_reader_journey(site, browser):
     expect(reader.locator(".comment-body em", has_text="post")).to_be_visible()
     _shot(reader, "6-comment-shown")
 
-    author.get_by_role("button", name="Log out writer").click()
+    author.get_by_role("button", name="Log out").click()
+    expect(author.get_by_text("You have logged out.")).to_be_visible()
     expect(author.get_by_role("link", name="Log in")).to_be_visible()
     assert errors == [], f"browser console errors (CSP violations show here): {errors}"
     reader_context.close()

@@ -24,6 +24,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from harness.http import signed_in_as
 from tests.drill.clock import Clock
 
 # Per 100 requests. Reads: 82, of which 10 by logged-in authors. Writes: 18.
@@ -465,7 +466,7 @@ def _judge(record: Record, body: bytes, headers: CIMultiDict) -> None:
     if record.kind == "feed":
         record.ok = b"<feed" in body
     elif record.kind in LOGGED_IN_READS:
-        record.ok = f"Log out {record.user}".encode() in body
+        record.ok = signed_in_as(record.user) in body
         record.why = "" if record.ok else "logged out"
         return
     else:
