@@ -65,6 +65,7 @@ COPY static/ static/
 # root filesystem is read-only at run time.
 RUN DJANGO_SECRET_KEY=build-only ALLOWED_HOSTS=localhost \
     DATABASE_URL=sqlite:////tmp/build.sqlite3 EMAIL_HOST=console \
+    S3_BUCKET=build-only MEDIA_URL=/media/ \
     python manage.py collectstatic --noinput --verbosity 0 \
  && python -m compileall -q /app \
  && rm -rf /tmp/*

@@ -283,8 +283,8 @@ class PostImage(models.Model):
     # Where its objects are: <folder>/original.<ext> and <folder>/w<width>.webp.
     folder = models.CharField(max_length=64, unique=True)
     ext = models.CharField(max_length=4)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    width = models.PositiveBigIntegerField()
+    height = models.PositiveBigIntegerField()
     alt = models.CharField("alt text", max_length=300)
     # The widths of the WebP renditions made so far (blog.tasks.make_renditions).
     renditions = models.JSONField(default=list, blank=True)

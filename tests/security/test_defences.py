@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from blog.models import Comment, Post
+from blog.models import AuthorProfile, Comment, Post, PostImage
 from blog.tests.factories import PASSWORD, CommentFactory, PostFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +23,18 @@ def _post_urls(world) -> dict[str, str]:
         "logout": "/accounts/logout/",
         "password_reset": "/accounts/password-reset/",
         "password_reset_confirm": "/accounts/reset/MQ/set-password/",
+        "post_image_add": f"/post/{post.pk}/images/",
+        "post_image_remove": f"/image/{post.images.get().pk}/remove/",
+        "edit_profile": "/account/profile/",
     }
 
 
 @pytest.fixture
 def world(author):
     post = PostFactory(author=author)
+    PostImage.objects.create(
+        post=post, role=PostImage.BODY, folder="images/x", ext="png", width=9, height=9, alt="x"
+    )
     return post, PostFactory(author=author, draft=True), CommentFactory(post=post, approved=False)
 
 
@@ -36,12 +42,13 @@ def test_every_post_without_a_csrf_token_is_refused(world):
     author = world[0].author
     client = Client(enforce_csrf_checks=True)
     client.force_login(author)
-    before = (Post.objects.count(), Comment.objects.count())
+    before = (Post.objects.count(), Comment.objects.count(), PostImage.objects.count())
     for name, url in _post_urls(world).items():
         response = client.post(url, {"title": "t", "body": "b", "author_name": "a", "text": "c"})
         assert response.status_code == 403, name
         assert b"This form has expired" in response.content
-    assert (Post.objects.count(), Comment.objects.count()) == before
+    assert (Post.objects.count(), Comment.objects.count(), PostImage.objects.count()) == before
+    assert not AuthorProfile.objects.exists()
     assert Post.objects.get(pk=world[1].pk).published_date is None
 
 
