@@ -23,14 +23,18 @@ COPY requirements.lock /tmp/requirements.lock
 # The lock is the complete set, every wheel pinned by hash: pip installs exactly that and
 # resolves nothing more (--no-deps), then `pip check` fails the build if the lock misses a
 # dependency for this Python. Wheels only, so no compiler is needed. pip and setuptools
-# leave afterwards: nothing installs at run time, and the image is smaller.
+# leave afterwards: nothing installs at run time, and the image is smaller. botocore carries
+# the API models of some 400 AWS services (28 MB); the app calls S3 only, and STS and SSO are
+# what its credential chain may need (IRSA, SSO profiles): the other models go.
 RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps --only-binary=:all: \
         -r /tmp/requirements.lock \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
- && find /opt/venv -depth -name '*.po' -path '*/locale/*' -delete
+ && find /opt/venv -depth -name '*.po' -path '*/locale/*' -delete \
+ && find /opt/venv/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 -type d \
+        ! -name s3 ! -name sts ! -name sso ! -name sso-oidc -exec rm -rf {} +
 
 # --- final: the virtualenv, the code and the collected static files, nothing else ------------
 FROM ${BASE_IMAGE}
