@@ -1,7 +1,6 @@
 """Markdown to safe HTML, done once when a post or comment is saved."""
 
-import re
-from html import unescape
+from html.parser import HTMLParser
 
 import nh3
 from markdown_it import MarkdownIt
@@ -64,13 +63,93 @@ def render_markdown(source: str) -> str:
     )
 
 
-_TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
+# Elements that end a unit of text (a paragraph, a heading, a list item, a cell): the
+# summary puts a space after each, where the HTML has none ("<li>a</li><li>b</li>").
+_BLOCKS = frozenset(
+    {
+        "address",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "li",
+        "ol",
+        "p",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
+
+
+class _SummaryText(HTMLParser):
+    """The text of rendered HTML, block by block, without code blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.units: list[str] = []
+        self._current: list[str] = []
+        self._in_pre = 0
+
+    def _end_unit(self) -> None:
+        text = " ".join("".join(self._current).split())
+        if text:
+            self.units.append(text)
+        self._current = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "pre":
+            self._end_unit()
+            self._in_pre += 1
+        elif tag in _BLOCKS:
+            self._end_unit()
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag in _BLOCKS:
+            self._end_unit()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "pre":
+            self._in_pre = max(self._in_pre - 1, 0)
+        elif tag in _BLOCKS:
+            self._end_unit()
+
+    def handle_data(self, data: str) -> None:
+        if not self._in_pre:
+            self._current.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._end_unit()
 
 
 def plain_summary(html: str, limit: int = 200) -> str:
     """The first words of rendered HTML as plain text, for descriptions and feeds."""
-    text = _SPACE.sub(" ", unescape(_TAG.sub(" ", html))).strip()
+    parser = _SummaryText()
+    parser.feed(html)
+    parser.close()
+    text = " ".join(parser.units)
     if len(text) <= limit:
         return text
-    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in cut:
+        # Drop the word the limit falls inside, unless it is the only one.
+        cut = cut.rsplit(" ", 1)[0]
+    # No dangling comma or dash (hyphen, en or em) before the ellipsis.
+    return cut.rstrip(" ,;:-\u2013\u2014") + "…"
