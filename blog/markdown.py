@@ -4,12 +4,23 @@ from html.parser import HTMLParser
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 
 # Raw HTML in the source is shown as text (html=False); nh3 then removes anything the
 # renderer could still produce that a reader's browser would run.
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
     ["table", "strikethrough"]
 )
+
+
+def _shift_headings(state: StateCore) -> None:
+    """`#` becomes <h2>, `##` <h3> and so on, capped at <h6>: the page's <h1> is the title."""
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+
+
+_md.core.ruler.push("shift_headings", _shift_headings)
 
 ALLOWED_TAGS = {
     "a",
@@ -19,7 +30,6 @@ ALLOWED_TAGS = {
     "code",
     "del",
     "em",
-    "h1",
     "h2",
     "h3",
     "h4",

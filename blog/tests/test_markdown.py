@@ -1,8 +1,36 @@
-"""What Markdown becomes: summaries."""
+"""What Markdown becomes: headings under the title, and summaries."""
 
 import pytest
+from bs4 import BeautifulSoup
 
 from blog.markdown import plain_summary, render_markdown
+
+
+def soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html5lib")
+
+
+# Headings
+
+
+@pytest.mark.parametrize(
+    ("source", "tag"),
+    [("# A", "h2"), ("## A", "h3"), ("### A", "h4"), ("#### A", "h5"), ("##### A", "h6")],
+)
+def test_headings_start_below_the_page_title(source, tag):
+    assert render_markdown(source) == f"<{tag}>A</{tag}>\n"
+
+
+def test_the_deepest_headings_stay_h6():
+    assert render_markdown("###### A") == "<h6>A</h6>\n"
+    assert render_markdown("A\n=\n\nB\n-") == "<h2>A</h2>\n<h3>B</h3>\n"
+
+
+def test_a_body_never_has_an_h1():
+    html = render_markdown("# One\n\nText\n\n# Two\n\nSetext\n======")
+    assert soup(html).find("h1") is None
+    assert [h.name for h in soup(html).find_all(["h2", "h3"])] == ["h2", "h2", "h2"]
+
 
 # Summaries
 
