@@ -81,6 +81,53 @@ class ActionView(EditableMixin, SingleObjectMixin, View):
     def act(self, obj):
         raise NotImplementedError
 
+    def next_page(self) -> str:
+        """The page to return to after the change, when the button's page said so."""
+        return ""
+
+
+class ConfirmedActionView(ActionView):
+    """A change that cannot be undone: the button is a GET to this URL, which shows a page
+    asking to confirm (and changes nothing); that page's form POSTs here to make the change.
+
+    Who may see the question is who may make the change (a 404 for anyone else); visitors
+    are sent to log in and back to the question.
+    """
+
+    http_method_names = ["get", "head", "post"]
+    template_name = "blog/confirm.html"
+    button = "Delete"
+    kind = ""  # "post", "comment" or "image": what the page shows of the object
+    consequence = "This cannot be undone."
+
+    def handle_no_permission(self):
+        if self.request.method in ("GET", "HEAD"):
+            messages.info(self.request, "Please log in first.")
+            return redirect_to_login(self.request.get_full_path())
+        return super().handle_no_permission()
+
+    def get(self, request, *args, **kwargs):
+        obj = self.get_object()
+        context = {
+            "object": obj,
+            "kind": self.kind,
+            "question": self.question(obj),
+            "consequence": self.consequence,
+            "button": self.button,
+            "next": self.next_page(),
+            "cancel_url": self.cancel_url(obj),
+        }
+        # Not public_page: private and never stored, like every page that did not choose to
+        # be shared (ops.middleware.PrivateByDefaultMiddleware).
+        return render(request, self.template_name, context)
+
+    def question(self, obj) -> str:
+        raise NotImplementedError
+
+    def cancel_url(self, obj) -> str:
+        """Where Cancel leads: the page the button was on."""
+        raise NotImplementedError
+
 
 class PostActionView(ActionView):
     model = Post
@@ -98,11 +145,15 @@ class CommentActionView(ActionView):
     def get_queryset(self):
         return super().get_queryset().select_related("post")
 
+    def next_page(self) -> str:
+        """The moderation queue if the button was there (the only other page is the post)."""
+        data = self.request.POST if self.request.method == "POST" else self.request.GET
+        queue = reverse("moderation_queue")
+        return queue if data.get("next") == queue else ""
+
     def back(self, comment):
         """Back to the page the button was on: the moderation queue or the post."""
-        if self.request.POST.get("next") == reverse("moderation_queue"):
-            return redirect("moderation_queue")
-        return redirect(comment.post)
+        return redirect(self.next_page() or comment.post.get_absolute_url())
 
 
 class ModerationQueueView(LoginRequiredMixin, ListView):
@@ -229,11 +280,26 @@ class BodyImageAddView(PostActionView):
         return redirect(reverse("post_edit", kwargs={"pk": post.pk}) + "#body-images")
 
 
-class BodyImageRemoveView(ActionView):
+class BodyImageRemoveView(ConfirmedActionView):
     model = PostImage
+    button = "Remove image"
+    kind = "image"
+    consequence = (
+        "This cannot be undone. Where the body still refers to it, readers see its "
+        "description instead."
+    )
 
     def page_of_the_button(self) -> str:
         return reverse("post_list")
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("post")
+
+    def question(self, image) -> str:
+        return f"Remove this image from “{image.post.title}”?"
+
+    def cancel_url(self, image) -> str:
+        return reverse("post_edit", kwargs={"pk": image.post_id}) + "#body-images"
 
     def act(self, image):
         services.body_image_remove(image=image)
@@ -256,7 +322,16 @@ class PostPublishView(PostActionView):
         return redirect(post)
 
 
-class PostDeleteView(PostActionView):
+class PostDeleteView(ConfirmedActionView, PostActionView):
+    kind = "post"
+    consequence = "This cannot be undone: its comments and images go with it."
+
+    def question(self, post) -> str:
+        return f"Delete “{post.title}”?"
+
+    def cancel_url(self, post) -> str:
+        return post.get_absolute_url()
+
     def act(self, post):
         services.post_delete(post=post)
         messages.success(self.request, f"Deleted “{post.title}”.")
@@ -306,7 +381,16 @@ class CommentApproveView(CommentActionView):
         return self.back(comment)
 
 
-class CommentRemoveView(CommentActionView):
+class CommentRemoveView(ConfirmedActionView, CommentActionView):
+    button = "Remove comment"
+    kind = "comment"
+
+    def question(self, comment) -> str:
+        return f"Remove the comment by “{comment.author_name}” on “{comment.post.title}”?"
+
+    def cancel_url(self, comment) -> str:
+        return self.next_page() or comment.post.get_absolute_url()
+
     def act(self, comment):
         services.comment_remove(comment=comment)
         messages.success(self.request, "Comment removed.")

@@ -80,6 +80,12 @@ def owners_action(path, changed) -> Rule:
     return Rule(path, everyone(405), members(302, other=404), changed=changed)
 
 
+def confirmed_action(path, changed) -> Rule:
+    """A change that cannot be undone: the GET asks to confirm it (and changes nothing),
+    the POST makes it; only the post's author and staff see either (others: 404)."""
+    return Rule(path, members(200, other=404), members(302, other=404), changed=changed)
+
+
 def _published(w):
     return Post.objects.get(pk=w.draft.pk).published_date is not None
 
@@ -131,7 +137,7 @@ RULES: dict[str, Rule] = {
     ),
     "post_draft_list": Rule(lambda w: "/drafts/", members(200), members(405)),
     "post_publish": owners_action(lambda w: f"/post/{w.draft.pk}/publish/", changed=_published),
-    "post_remove": owners_action(lambda w: f"/post/{w.post.pk}/remove/", changed=_post_gone),
+    "post_remove": confirmed_action(lambda w: f"/post/{w.post.pk}/remove/", changed=_post_gone),
     "post_image_add": Rule(
         lambda w: f"/post/{w.post.pk}/images/",
         everyone(405),
@@ -142,7 +148,7 @@ RULES: dict[str, Rule] = {
         },
         changed=_body_image_added,
     ),
-    "post_image_remove": owners_action(
+    "post_image_remove": confirmed_action(
         lambda w: f"/image/{w.image.pk}/remove/", changed=_image_gone
     ),
     "add_comment_to_post": Rule(
@@ -160,7 +166,7 @@ RULES: dict[str, Rule] = {
     "comment_approve": owners_action(
         lambda w: f"/comment/{w.comment.pk}/approve/", changed=_comment_approved
     ),
-    "comment_remove": owners_action(
+    "comment_remove": confirmed_action(
         lambda w: f"/comment/{w.comment.pk}/remove/", changed=_comment_gone
     ),
     "search": read_only("/search/?q=published"),
@@ -255,8 +261,11 @@ CASES = [(name, role) for name in RULES for role in ROLES]
 @pytest.mark.parametrize(("name", "role"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
 def test_get(client, world, name, role):
     rule = RULES[name]
+    before = rule.changed(world) if rule.changed else None
     response = _client_for(client, world, role).get(rule.path(world))
     _check(response, rule.get[role])
+    if rule.changed is not None:
+        assert rule.changed(world) is before, f"a GET by {role} changed data through {name}"
 
 
 @pytest.mark.parametrize(("name", "role"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
