@@ -8,9 +8,15 @@ from markdown_it.rules_core import StateCore
 
 # Raw HTML in the source is shown as text (html=False); nh3 then removes anything the
 # renderer could still produce that a reader's browser would run.
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"]
+_md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable(
+    ["table", "strikethrough", "linkify"]
 )
+# Bare URLs become links only when they name their scheme: without this, "settings.py" or
+# "notes.md" would link to a host in Paraguay or Moldova. ftp: and scheme-relative "//x"
+# are not links either (the sanitiser would drop their href anyway).
+_md.linkify.set({"fuzzy_link": False, "fuzzy_ip": False})
+_md.linkify.add("ftp:", None)
+_md.linkify.add("//", None)
 
 
 def _shift_headings(state: StateCore) -> None:

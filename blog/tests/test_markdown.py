@@ -1,9 +1,12 @@
-"""What Markdown becomes: headings under the title, and summaries."""
+"""What Markdown becomes: headings under the title, links, and summaries."""
+
+import time
 
 import pytest
 from bs4 import BeautifulSoup
 
 from blog.markdown import plain_summary, render_markdown
+from blog.tests.html_safety import live_markup_problems
 
 
 def soup(html: str) -> BeautifulSoup:
@@ -30,6 +33,52 @@ def test_a_body_never_has_an_h1():
     html = render_markdown("# One\n\nText\n\n# Two\n\nSetext\n======")
     assert soup(html).find("h1") is None
     assert [h.name for h in soup(html).find_all(["h2", "h3"])] == ["h2", "h2", "h2"]
+
+
+# Bare URLs
+
+
+def test_a_bare_url_becomes_a_link_with_rel_nofollow():
+    html = render_markdown("See https://ok.example/a_b?x=1&y=2, then stop.")
+    assert html == (
+        '<p>See <a href="https://ok.example/a_b?x=1&amp;y=2" rel="nofollow noopener noreferrer">'
+        "https://ok.example/a_b?x=1&amp;y=2</a>, then stop.</p>\n"
+    )
+
+
+def test_a_megabyte_of_bare_urls_renders_in_bounded_time():
+    body = ("See https://ok.example/a?b=c, http://x.example and me@ok.example.\n\n" * 20_000)[
+        :1_000_000
+    ]
+    started = time.process_time()
+    html = render_markdown(body)
+    elapsed = time.process_time() - started
+    assert html.count("<a href=") > 25_000
+    # A generous bound, as for the 1 MB body in test_sanitising: catches quadratic behaviour.
+    assert elapsed < 30
+
+
+def test_bare_http_and_mailto_become_links():
+    links = soup(render_markdown("http://ok.example and mailto:me@ok.example")).find_all("a")
+    assert [a["href"] for a in links] == ["http://ok.example", "mailto:me@ok.example"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "settings.py",  # .py is a country's domain; a file name is not a link
+        "www.ok.example",
+        "ftp://ok.example/file",
+        "//ok.example/path",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_only_http_https_and_mailto_text_becomes_a_link(text):
+    html = render_markdown(f"Look: {text} here")
+    assert soup(html).find("a") is None, html
+    assert live_markup_problems(html, fragment=True) == []
 
 
 # Summaries
