@@ -1,10 +1,16 @@
 """Markdown to safe HTML, done once when a post or comment is saved."""
 
+from html import escape
 from html.parser import HTMLParser
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.token import STANDARD_TYPES
+from pygments.util import ClassNotFound
 
 # Raw HTML in the source is shown as text (html=False); nh3 then removes anything the
 # renderer could still produce that a reader's browser would run.
@@ -18,6 +24,16 @@ _md.linkify.set({"fuzzy_link": False, "fuzzy_ip": False})
 _md.linkify.add("ftp:", None)
 _md.linkify.add("//", None)
 
+# The class on a highlighted block's <code>; static/css/site.css scopes the colours under it.
+HIGHLIGHT_CLASS = "highlight"
+# The short class names Pygments puts on its <span>s ("k", "nf", "s2", ...); a lexer's own
+# token types add longer names, which the sanitiser drops, leaving the standard parent's.
+PYGMENTS_CLASSES = frozenset(name for name in STANDARD_TYPES.values() if name)
+# Lexers are regular expressions; a block this long is shown plain rather than risk seconds
+# of CPU inside the request that saves it.
+HIGHLIGHT_MAX_CHARS = 50_000
+_formatter = HtmlFormatter(nowrap=True)
+
 
 def _shift_headings(state: StateCore) -> None:
     """`#` becomes <h2>, `##` <h3> and so on, capped at <h6>: the page's <h1> is the title."""
@@ -27,6 +43,46 @@ def _shift_headings(state: StateCore) -> None:
 
 
 _md.core.ruler.push("shift_headings", _shift_headings)
+
+
+def _focusable_tables(state: StateCore) -> None:
+    """Wide tables scroll (static/css/site.css), and a region that scrolls must be reachable
+    by keyboard (axe: scrollable-region-focusable)."""
+    for token in state.tokens:
+        if token.type == "table_open":
+            token.attrSet("tabindex", "0")
+
+
+_md.core.ruler.push("focusable_tables", _focusable_tables)
+
+
+def _code_html(code: str, language: str) -> str:
+    """A code block as <pre>: highlighted when its language is known, else plain text."""
+    language = language.strip().split(maxsplit=1)[0].lower() if language.strip() else ""
+    lexer = None
+    if language and len(code) <= HIGHLIGHT_MAX_CHARS:
+        try:
+            lexer = get_lexer_by_name(language, stripnl=False)
+        except ClassNotFound:
+            lexer = None
+    if lexer is None:
+        inner = f"<code>{escape(code, quote=False)}</code>"
+    else:
+        inner = f'<code class="{HIGHLIGHT_CLASS}">{highlight(code, lexer, _formatter)}</code>'
+    # Long lines scroll inside the <pre>, which keyboard users must be able to focus.
+    return f'<pre tabindex="0">{inner}</pre>\n'
+
+
+def _render_fence(self, tokens, idx, options, env) -> str:
+    return _code_html(tokens[idx].content, tokens[idx].info)
+
+
+def _render_code_block(self, tokens, idx, options, env) -> str:
+    return _code_html(tokens[idx].content, "")
+
+
+_md.add_render_rule("fence", _render_fence)
+_md.add_render_rule("code_block", _render_code_block)
 
 ALLOWED_TAGS = {
     "a",
@@ -48,6 +104,7 @@ ALLOWED_TAGS = {
     "p",
     "pre",
     "s",
+    "span",
     "strong",
     "table",
     "tbody",
@@ -63,20 +120,36 @@ ALLOWED_ATTRIBUTES = {
     "th": {"align"},
     "td": {"align"},
 }
+# Attributes allowed with one exact value only; any other value removes the attribute.
+ALLOWED_ATTRIBUTE_VALUES = {
+    "pre": {"tabindex": {"0"}},
+    "table": {"tabindex": {"0"}},
+}
+# Class names allowed per tag; any other name is removed from the class attribute.
+ALLOWED_CLASSES = {
+    "code": {HIGHLIGHT_CLASS},
+    "span": set(PYGMENTS_CLASSES),
+}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
-def render_markdown(source: str) -> str:
-    """Render Markdown to HTML that is safe to show to any reader."""
-    html = _md.render(source)
+def sanitise(html: str) -> str:
+    """Remove from `html` everything but the tags, attributes and URLs a body may have."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        tag_attribute_values=ALLOWED_ATTRIBUTE_VALUES,
+        allowed_classes=ALLOWED_CLASSES,
         url_schemes=ALLOWED_SCHEMES,
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
     )
+
+
+def render_markdown(source: str) -> str:
+    """Render Markdown to HTML that is safe to show to any reader."""
+    return sanitise(_md.render(source))
 
 
 # Elements that end a unit of text (a paragraph, a heading, a list item, a cell): the

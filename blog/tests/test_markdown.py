@@ -1,11 +1,17 @@
-"""What Markdown becomes: headings under the title, links, and summaries."""
+"""What Markdown becomes: headings under the title, links, highlighted code, and summaries."""
 
 import time
 
 import pytest
 from bs4 import BeautifulSoup
 
-from blog.markdown import plain_summary, render_markdown
+from blog.markdown import (
+    HIGHLIGHT_MAX_CHARS,
+    PYGMENTS_CLASSES,
+    plain_summary,
+    render_markdown,
+    sanitise,
+)
 from blog.tests.html_safety import live_markup_problems
 
 
@@ -79,6 +85,108 @@ def test_only_http_https_and_mailto_text_becomes_a_link(text):
     html = render_markdown(f"Look: {text} here")
     assert soup(html).find("a") is None, html
     assert live_markup_problems(html, fragment=True) == []
+
+
+# Code
+
+
+def test_fenced_code_with_a_language_is_highlighted_once_at_render_time():
+    html = render_markdown('```python\ndef f(x):\n    return "<b>" & x\n```')
+    assert html == (
+        '<pre tabindex="0"><code class="highlight">'
+        '<span class="k">def</span><span class="w"> </span><span class="nf">f</span>'
+        '<span class="p">(</span><span class="n">x</span><span class="p">):</span>\n'
+        '    <span class="k">return</span> <span class="s2">"&lt;b&gt;"</span> '
+        '<span class="o">&amp;</span> <span class="n">x</span>\n'
+        "</code></pre>\n"
+    )
+
+
+def test_the_language_name_is_case_insensitive_and_extra_words_are_ignored():
+    html = render_markdown("```Python linenos\nx = 1\n```")
+    assert soup(html).select("code.highlight span.mi")[0].text == "1"
+
+
+@pytest.mark.parametrize("info", ["", "nosuchlanguage", "<script>"])
+def test_code_without_a_known_language_is_plain_escaped_text(info):
+    html = render_markdown(f"```{info}\na < b && c\n```")
+    assert html == '<pre tabindex="0"><code>a &lt; b &amp;&amp; c\n</code></pre>\n'
+
+
+def test_indented_code_is_a_focusable_plain_block():
+    assert render_markdown("    x = 1") == '<pre tabindex="0"><code>x = 1\n</code></pre>\n'
+
+
+def test_inline_code_is_not_highlighted():
+    assert render_markdown("Use `x = 1`.") == "<p>Use <code>x = 1</code>.</p>\n"
+
+
+def test_highlighted_spans_carry_only_pygments_class_names():
+    source = "\n\n".join(
+        f"```{lang}\n{code}\n```"
+        for lang, code in [
+            ("python", "@decorator\nclass A(B):\n    '''doc'''\n    x: int = 0x1f  # c"),
+            ("javascript", "const re = /a+/g; let s = `t ${x}`;"),
+            ("html", '<a href="#x" onclick="y">z</a><!-- c -->'),
+            ("bash", 'for f in *; do echo "$f"; done'),
+            ("sql", "SELECT 1 FROM t WHERE a = 'b';"),
+            ("yaml", "a: [1, 'b']\n# c"),
+        ]
+    )
+    html = render_markdown(source)
+    spans = soup(html).find_all("span")
+    assert len(spans) > 50
+    for span in spans:
+        assert set(span.attrs) <= {"class"}
+        assert set(span.get("class", [])) <= PYGMENTS_CLASSES, span
+    # The HTML inside a code sample is text, never markup.
+    assert soup(html).find("a") is None
+    assert live_markup_problems(html, fragment=True) == []
+
+
+def test_the_largest_highlighted_block_renders_in_bounded_time():
+    body = "```python\n" + 'x = "a" + b  # comment\n' * 2_000 + "```\n"
+    assert len(body) < HIGHLIGHT_MAX_CHARS
+    started = time.process_time()
+    html = render_markdown(body)
+    elapsed = time.process_time() - started
+    assert html.count('<span class="c1">') == 2_000
+    assert elapsed < 10
+
+
+def test_a_huge_code_block_is_shown_plain_in_bounded_time():
+    body = "```python\n" + 'x = "a" + b  # comment\n' * 40_000 + "```\n"
+    started = time.process_time()
+    html = render_markdown(body)
+    elapsed = time.process_time() - started
+    assert html.startswith('<pre tabindex="0"><code>x = "a"')
+    assert "<span" not in html
+    assert elapsed < 10
+
+
+# The sanitiser's rules for the attributes the renderer adds
+
+
+@pytest.mark.parametrize(
+    ("hostile", "safe"),
+    [
+        ('<span class="x onerror">a</span>', '<span class="x">a</span>'),
+        ('<span class="evil">a</span>', '<span class="">a</span>'),
+        ('<span class="k" onmouseover="alert(1)" id="k">a</span>', '<span class="k">a</span>'),
+        ('<span style="color:red">a</span>', "<span>a</span>"),
+        ('<code class="highlight language-js">a</code>', '<code class="highlight">a</code>'),
+        ('<code class="k">a</code>', '<code class="">a</code>'),
+        ('<pre class="k">a</pre>', "<pre>a</pre>"),
+        ('<pre tabindex="-1">a</pre>', "<pre>a</pre>"),
+        ('<pre tabindex="1">a</pre>', "<pre>a</pre>"),
+        ('<pre tabindex="0" onfocus="alert(1)" autofocus>a</pre>', '<pre tabindex="0">a</pre>'),
+        ('<table tabindex="9"></table>', "<table></table>"),
+        ('<p tabindex="0" class="k">a</p>', "<p>a</p>"),
+        ('<h1 class="k">a</h1>', "a"),
+    ],
+)
+def test_the_sanitiser_allows_only_the_classes_and_tabindex_the_renderer_emits(hostile, safe):
+    assert sanitise(hostile) == safe
 
 
 # Summaries
