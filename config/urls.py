@@ -51,4 +51,6 @@ if isinstance(storages["default"], FileSystemStorage) and settings.MEDIA_URL.sta
         ),
     )
 
+# Django renders a 400 without the request (no header or footer); ours renders with it.
+handler400 = "ops.views.bad_request"
 handler500 = "ops.views.server_error"

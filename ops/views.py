@@ -2,15 +2,27 @@
 the error pages. None of them chooses its caching: the site's default (private, no-store,
 ops.middleware.PrivateByDefaultMiddleware) is what they need."""
 
+import logging
 import sys
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_safe
 
 from ops import health, metrics
 from ops.replica import identity
+
+logger = logging.getLogger(__name__)
+
+# When the page on the site's layout cannot be made either: no template, no database.
+_BARE_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+    "<title>{title}</title></head><body><main><h1>{title}</h1><p>{text}</p>"
+    '<p><a href="/">Go to the home page</a></p></main></body></html>'
+)
 
 
 @require_safe
@@ -31,6 +43,14 @@ def metrics_view(request):
     return HttpResponse(metrics.render(), content_type=metrics.CONTENT_TYPE)
 
 
+@requires_csrf_token
+def bad_request(request, exception):
+    """400 handler: Django's renders without the request, so the page lost its header and
+    footer; rendering never asks for the host, which may be the very thing refused."""
+    return render(request, "400.html", status=400)
+
+
+@requires_csrf_token
 def server_error(request):
     """500 handler: a database outage is a friendly 503 the client may retry; the rest 500."""
     exc = sys.exc_info()[1]
@@ -38,10 +58,34 @@ def server_error(request):
     if health.is_database_outage(exc):
         metrics.DB_ERRORS.inc()
         health.saw("database", False)
-        response = render(request, "503.html", status=503)
+        # Who is logged in is in the database too: the header shows a visitor's, at once.
+        request.user = AnonymousUser()
+        response = _error_page(
+            request,
+            "503.html",
+            503,
+            "kubeblog is back in a moment",
+            "The site cannot reach its database right now. Please try again in a few seconds.",
+        )
         response["Retry-After"] = "5"
         return response
-    return render(request, "500.html", status=500)
+    return _error_page(
+        request,
+        "500.html",
+        500,
+        "Something went wrong",
+        "The error has been logged. Please try again in a moment.",
+    )
+
+
+def _error_page(request, template: str, status: int, title: str, text: str) -> HttpResponse:
+    """The error page on the site's layout or, if even that fails, a bare one: an error
+    handler that raised would leave the client with the server's own empty 500."""
+    try:
+        return render(request, template, status=status)
+    except Exception:
+        logger.exception("the %s page could not be rendered", status)
+        return HttpResponse(_BARE_PAGE.format(title=title, text=text), status=status)
 
 
 def csrf_failure(request, reason=""):

@@ -2,8 +2,11 @@
 
 import pytest
 from bs4 import BeautifulSoup
+from django.db import OperationalError
+from django.test import Client
 
-from blog.tests.factories import CommentFactory, PostFactory
+from blog import views as blog_views
+from blog.tests.factories import CommentFactory, PostFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +28,32 @@ def _layout(response, status: int, heading: str) -> BeautifulSoup:
 @pytest.fixture
 def post(author):
     return PostFactory(author=author)
+
+
+def test_400_a_request_body_too_big(client, author):
+    client.force_login(author)
+    response = client.post("/post/new/", {"title": "big", "body": "x" * 3_000_000})
+    _layout(response, 400, "That request could not be understood")
+
+
+def test_400_a_host_the_site_does_not_serve():
+    response = Client().get("/", HTTP_HOST="elsewhere.example")
+    _layout(response, 400, "That request could not be understood")
+
+
+def test_403_a_form_without_its_csrf_token(author):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(author)
+    _layout(client.post("/post/new/", {"title": "t"}), 403, "This form has expired")
+
+
+def test_403_a_permission_the_user_does_not_have(client, staff):
+    client.force_login(staff)  # staff, but without the right to add users
+    _layout(client.get("/admin/auth/user/add/"), 403, "You are not allowed to do that")
+
+
+def test_404_an_address_with_nothing(client):
+    _layout(client.get("/nothing-here/"), 404, "Page not found")
 
 
 NOT_ALLOWED = [
@@ -69,3 +98,67 @@ def test_405_keeps_a_flash_message_for_the_next_page_only_once(client, author, p
     assert [m.get_text() for m in shown.select(".message")] == ["Published."]
     after = BeautifulSoup(client.get("/").content, "html.parser")
     assert after.select(".message") == []
+
+
+def test_429_too_many_comments(client, post, settings):
+    settings.COMMENT_RATE_LIMIT = 1
+    url = f"/post/{post.pk}/comment/"
+    client.post(url, {"author_name": "x", "text": "one"})
+    response = client.post(url, {"author_name": "x", "text": "two"})
+    _layout(response, 429, f"Comment on “{post.title}”")
+
+
+def test_429_too_many_log_in_attempts(client, settings):
+    settings.AXES_FAILURE_LIMIT = 1
+    UserFactory(username="victim")
+    client.post("/accounts/login/", {"username": "victim", "password": "guess"})
+    response = client.post("/accounts/login/", {"username": "victim", "password": "guess"})
+    _layout(response, 429, "Too many failed log-in attempts")
+
+
+def test_429_too_many_password_resets(client, settings):
+    settings.PASSWORD_RESET_RATE_LIMIT = 1
+    for _ in range(2):
+        response = client.post("/accounts/password-reset/", {"email": "someone@example.com"})
+    _layout(response, 429, "Reset your password")
+
+
+def _failing_home(monkeypatch, exc: Exception) -> None:
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(blog_views.PostListView, "get_queryset", fail)
+
+
+def test_500_a_bug(client, monkeypatch):
+    _failing_home(monkeypatch, RuntimeError("a bug"))
+    client.raise_request_exception = False
+    _layout(client.get("/"), 500, "Something went wrong")
+
+
+def test_503_the_database_is_not_there(client, author, monkeypatch, django_assert_num_queries):
+    _failing_home(monkeypatch, OperationalError("connection refused"))
+    client.force_login(author)
+    client.raise_request_exception = False
+    with django_assert_num_queries(0):  # not even for the header's user
+        response = client.get("/")
+    page = _layout(response, 503, "kubeblog is back in a moment")
+    assert response["Retry-After"] == "5"
+    # Who is logged in is not asked of a database that is not there.
+    assert page.select_one("header a[href='/accounts/login/']") is not None
+
+
+def test_500_when_even_the_page_fails_a_bare_one_is_sent(client, monkeypatch):
+    from ops import views as ops_views
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the template is broken too")
+
+    _failing_home(monkeypatch, RuntimeError("a bug"))
+    monkeypatch.setattr(ops_views, "render", broken)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 500
+    page = BeautifulSoup(response.content, "html.parser")
+    assert page.h1.get_text() == "Something went wrong"
+    assert page.select_one("a[href='/']") is not None
