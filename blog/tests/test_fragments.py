@@ -32,7 +32,10 @@ def test_a_summary_is_what_the_template_renders_and_is_rendered_once(monkeypatch
     [
         (lambda p: Post.objects.filter(pk=p.pk).update(title="A new title"), "A new title"),
         (lambda p: Post.objects.filter(pk=p.pk).update(summary="New words."), "New words."),
-        (lambda p: type(p.author).objects.filter(pk=p.author_id).update(username="zed"), ">zed</a>"),
+        (
+            lambda p: type(p.author).objects.filter(pk=p.author_id).update(username="zed"),
+            ">zed</a>",
+        ),
         (lambda p: CommentFactory(post=p, approved=True), "1 comment"),
         (
             lambda p: Post.objects.filter(pk=p.pk).update(

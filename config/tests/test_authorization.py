@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from blog.models import Comment, Post, PostImage
+from blog.models import Comment, Post, PostImage, Tag
 from blog.tests import imagefiles
 from blog.tests.factories import CommentFactory, PostFactory
 
@@ -96,6 +96,13 @@ def _post_gone(w):
 
 def _post_edited(w):
     return Post.objects.get(pk=w.post.pk).title == "Edited title"
+
+
+def _tagged(w) -> str:
+    """The page of a tag the published post has (made on first use)."""
+    tag, _ = Tag.objects.get_or_create(slug="kubernetes", defaults={"name": "Kubernetes"})
+    w.post.tags.add(tag)
+    return "/tag/kubernetes"
 
 
 def _body_image_added(w):
@@ -196,7 +203,8 @@ RULES: dict[str, Rule] = {
         data=lambda w: {"new_password1": "x", "new_password2": "x"},
     ),
     "password_reset_complete": read_only("/accounts/reset/done/"),
-    # Each user sees the comments awaiting their own approval (none for `other`).
+    "tag": Rule(lambda w: _tagged(w) + "/", everyone(200), everyone(405)),
+    "tag_feed": Rule(lambda w: _tagged(w) + "/feed/", everyone(200), everyone(405)),
     "author": read_only("/author/alice/"),
     "author_feed": read_only("/author/alice/feed/"),
     # Each member edits their own profile; there is no one else's to reach.
@@ -206,6 +214,7 @@ RULES: dict[str, Rule] = {
         members(302),
         data=lambda w: {"display_name": "A name", "bio": ""},
     ),
+    # Each user sees the comments awaiting their own approval (none for `other`).
     "moderation_queue": Rule(lambda w: "/moderation/", members(200), members(405)),
     "healthz": read_only("/healthz"),
     "readyz": read_only("/readyz"),
