@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.validators import MaxLengthValidator
+from django.utils import timezone
 from django.utils.text import slugify
 
 from blog import images
@@ -99,6 +100,16 @@ class PostForm(forms.ModelForm):
         help_text="Markdown. Raw HTML is shown as text.",
     )
     tags = TagsField()
+    publish_at = forms.DateTimeField(
+        label="Publish at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help_text=(
+            "For “Publish”: leave empty to publish now, or choose when readers will see it "
+            f"(time zone {settings.TIME_ZONE})."
+        ),
+    )
     image = UploadedImageField(
         label="Featured image",
         required=False,
@@ -114,6 +125,10 @@ class PostForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["tags"].initial = ", ".join(n for _, n in self.instance.tag_list)
+        if self.instance.is_published:
+            del self.fields["publish_at"]  # published: "Unpublish" on its page, not here
+        elif self.instance.is_scheduled:
+            self.fields["publish_at"].initial = timezone.localtime(self.instance.published_date)
         featured = self.instance.featured if self.instance.pk else None
         if featured is not None:
             self.fields["image"].label = "Replace the featured image"
@@ -121,6 +136,12 @@ class PostForm(forms.ModelForm):
             self.fields["remove_image"] = forms.BooleanField(
                 label="Remove the featured image", required=False
             )
+
+    def clean_publish_at(self):
+        at = self.cleaned_data["publish_at"]
+        if at is not None and at <= timezone.now():
+            raise forms.ValidationError("Choose a moment still to come, or leave it empty.")
+        return at
 
     def clean(self):
         cleaned = super().clean()

@@ -128,10 +128,23 @@ def _discarded_unless_recorded(folder: str | None):
 
 
 @transaction.atomic
-def post_publish(*, post: Post) -> Post:
-    """Publish now a draft or a scheduled post; publishing a published post changes nothing."""
-    if not post.is_published:
-        post.published_date = timezone.now()
+def post_publish(*, post: Post, at=None) -> Post:
+    """Publish a draft or a scheduled post now, or schedule it for `at` (a moment to come:
+    readers see it from then on, blog.tasks tells its author). Publishing a published post
+    changes nothing."""
+    if post.is_published:
+        return post
+    now = timezone.now()
+    post.published_date = at if at is not None and at > now else now
+    post.save(update_fields=["published_date", "updated_date"])
+    return post
+
+
+@transaction.atomic
+def post_unpublish(*, post: Post) -> Post:
+    """Take a published or scheduled post back to the author's drafts."""
+    if post.published_date is not None:
+        post.published_date = None
         post.save(update_fields=["published_date", "updated_date"])
     return post
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("post/<id:pk>/edit/", views.PostUpdateView.as_view(), name="post_edit"),
     path("drafts/", views.DraftListView.as_view(), name="post_draft_list"),
     path("post/<id:pk>/publish/", views.PostPublishView.as_view(), name="post_publish"),
+    path("post/<id:pk>/unpublish/", views.PostUnpublishView.as_view(), name="post_unpublish"),
     path("post/<id:pk>/remove/", views.PostDeleteView.as_view(), name="post_remove"),
     path("post/<id:pk>/images/", views.BodyImageAddView.as_view(), name="post_image_add"),
     path("image/<id:pk>/remove/", views.BodyImageRemoveView.as_view(), name="post_image_remove"),

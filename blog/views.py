@@ -11,6 +11,8 @@ from django.core.paginator import InvalidPage
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods
 from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
 from django.views.generic.detail import SingleObjectMixin
@@ -24,6 +26,7 @@ from blog.forms import (
     QueuedPasswordResetForm,
     SearchForm,
 )
+from blog.markdown import render_markdown
 from blog.models import Comment, Post, PostImage
 from blog.pagination import OneQueryPaginator, with_total
 from blog.search import search_posts
@@ -217,21 +220,47 @@ def storage_unavailable(view, form, field: str):
     return response
 
 
-class PostCreateView(LoginRequiredMixin, CreateView):
+class EditorMixin:
+    """The post form's buttons: Save, Publish (now, or at the form's "Publish at") and
+    Preview, which shows the body as readers would see it and saves nothing."""
+
+    def form_valid(self, form):
+        fields = dict(form.cleaned_data)
+        publish_at = fields.pop("publish_at", None)
+        action = self.request.POST.get("action", "save")
+        if action == "preview":
+            return self.preview(form, fields)
+        try:
+            post, message = self.save(fields)
+        except media.StorageUnavailable:
+            return storage_unavailable(self, form, "image")
+        if action == "publish":
+            post = services.post_publish(post=post, at=publish_at)
+            message = (
+                "Published."
+                if post.is_published
+                else f"Scheduled for {date_format(localtime(post.published_date), 'j F Y, H:i')}."
+            )
+        messages.success(self.request, message)
+        return redirect(post)
+
+    def preview(self, form, fields):
+        context = self.get_context_data(form=form, preview=render_markdown(fields["body"]))
+        context["preview_dropped_image"] = fields.get("image") is not None
+        return self.render_to_response(context)
+
+
+class PostCreateView(EditorMixin, LoginRequiredMixin, CreateView):
     model = Post
     form_class = NewPostForm
     template_name = "blog/post_form.html"
 
-    def form_valid(self, form):
-        try:
-            post, created = services.post_create(author=self.request.user, **form.cleaned_data)
-        except media.StorageUnavailable:
-            return storage_unavailable(self, form, "image")
-        messages.success(self.request, DRAFT_SAVED if created else DRAFT_ALREADY_SAVED)
-        return redirect(post)
+    def save(self, fields):
+        post, created = services.post_create(author=self.request.user, **fields)
+        return post, DRAFT_SAVED if created else DRAFT_ALREADY_SAVED
 
 
-class PostUpdateView(EditableMixin, UpdateView):
+class PostUpdateView(EditorMixin, EditableMixin, UpdateView):
     model = Post
     form_class = PostForm
     template_name = "blog/post_form.html"
@@ -245,13 +274,8 @@ class PostUpdateView(EditableMixin, UpdateView):
         ]
         return context
 
-    def form_valid(self, form):
-        try:
-            post = services.post_update(post=self.object, **form.cleaned_data)
-        except media.StorageUnavailable:
-            return storage_unavailable(self, form, "image")
-        messages.success(self.request, "Changes saved.")
-        return redirect(post)
+    def save(self, fields):
+        return services.post_update(post=self.object, **fields), "Changes saved."
 
 
 class BodyImageAddView(PostActionView):
@@ -319,6 +343,13 @@ class PostPublishView(PostActionView):
     def act(self, post):
         services.post_publish(post=post)
         messages.success(self.request, "Published.")
+        return redirect(post)
+
+
+class PostUnpublishView(PostActionView):
+    def act(self, post):
+        services.post_unpublish(post=post)
+        messages.success(self.request, "Unpublished: the post is back in your drafts.")
         return redirect(post)
 
 

@@ -90,6 +90,10 @@ def _published(w):
     return Post.objects.get(pk=w.draft.pk).published_date is not None
 
 
+def _unpublished(w):
+    return Post.objects.get(pk=w.post.pk).published_date is None
+
+
 def _post_gone(w):
     return not Post.objects.filter(pk=w.post.pk).exists()
 
@@ -144,6 +148,9 @@ RULES: dict[str, Rule] = {
     ),
     "post_draft_list": Rule(lambda w: "/drafts/", members(200), members(405)),
     "post_publish": owners_action(lambda w: f"/post/{w.draft.pk}/publish/", changed=_published),
+    "post_unpublish": owners_action(
+        lambda w: f"/post/{w.post.pk}/unpublish/", changed=_unpublished
+    ),
     "post_remove": confirmed_action(lambda w: f"/post/{w.post.pk}/remove/", changed=_post_gone),
     "post_image_add": Rule(
         lambda w: f"/post/{w.post.pk}/images/",

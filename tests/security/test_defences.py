@@ -15,6 +15,7 @@ def _post_urls(world) -> dict[str, str]:
         "post_new": "/post/new/",
         "post_edit": f"/post/{post.pk}/edit/",
         "post_publish": f"/post/{draft.pk}/publish/",
+        "post_unpublish": f"/post/{post.pk}/unpublish/",
         "post_remove": f"/post/{post.pk}/remove/",
         "add_comment_to_post": f"/post/{post.pk}/comment/",
         "comment_approve": f"/comment/{comment.pk}/approve/",
@@ -50,6 +51,7 @@ def test_every_post_without_a_csrf_token_is_refused(world):
     assert (Post.objects.count(), Comment.objects.count(), PostImage.objects.count()) == before
     assert not AuthorProfile.objects.exists()
     assert Post.objects.get(pk=world[1].pk).published_date is None
+    assert Post.objects.get(pk=world[0].pk).published_date is not None
 
 
 def test_the_csrf_table_names_every_view_that_accepts_post(world):
