@@ -202,6 +202,8 @@ class SearchForm(forms.Form):
     q = forms.CharField(
         label="Search posts", max_length=settings.SEARCH_QUERY_MAX_CHARS, required=False
     )
+    # Only posts with this tag (a tag page's "Search within this tag").
+    tag = forms.SlugField(max_length=60, required=False, widget=forms.HiddenInput)
 
 
 class LoginForm(AuthenticationForm):

@@ -30,10 +30,13 @@ def full_text_matches(posts, text: str):
     return posts.alias(document=post_search_document()).filter(document=query), query
 
 
-def search_posts(text: str):
-    """Published posts matching the query, best match first, each with the `total` of
-    matches (blog.pagination: a page of results is one query)."""
+def search_posts(text: str, tag: str | None = None):
+    """Published posts matching the query (and having the tag with slug `tag`, if given),
+    best match first, each with the `total` of matches (blog.pagination: a page of results
+    is one query)."""
     posts = Post.objects.published().for_lists()
+    if tag is not None:
+        posts = posts.filter(tags__slug=tag)
     if connection.vendor == "postgresql":
         matches, query = full_text_matches(posts, text)
         # Every match is ranked before the sort anyway: counting them there is free, where

@@ -27,7 +27,7 @@ from blog.forms import (
     SearchForm,
 )
 from blog.markdown import render_markdown
-from blog.models import Comment, Post, PostImage
+from blog.models import Comment, Post, PostImage, Tag
 from blog.pagination import OneQueryPaginator, with_total
 from blog.search import search_posts
 from ops import ratelimit
@@ -434,9 +434,11 @@ def search(request):
     if not form.is_valid():
         return render(request, "blog/search.html", context, status=400)
     query = form.cleaned_data["q"].strip()
+    tag = form.cleaned_data["tag"]
     context["query"] = query
+    context["tag"] = Tag.objects.filter(slug=tag).first() if tag else None
     if query:
-        paginator = OneQueryPaginator(search_posts(query), PAGE_SIZE)
+        paginator = OneQueryPaginator(search_posts(query, tag=tag or None), PAGE_SIZE)
         try:
             context["page_obj"] = paginator.page(request.GET.get("page") or 1)
         except InvalidPage as exc:

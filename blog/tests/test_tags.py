@@ -103,3 +103,14 @@ def test_hostile_tag_input_is_refused_or_inert(author_client, payload):
         )
     else:
         assert response.status_code == 200 and "tags" in response.context["form"].errors
+
+
+def test_search_can_keep_to_one_tag(client):
+    _tagged(PostFactory(title="Kubernetes with the tag"), "ops")
+    PostFactory(title="Kubernetes without it")
+    html = client.get("/search/?q=kubernetes&tag=ops").content.decode()
+    assert "Kubernetes with the tag" in html and "Kubernetes without it" not in html
+    assert 'name="tag" value="ops"' in html and "Search every post" in html
+    everything = client.get("/search/?q=kubernetes").content.decode()
+    assert "Kubernetes without it" in everything
+    assert client.get("/search/?q=kubernetes&tag=Not A Slug!").status_code == 400
