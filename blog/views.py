@@ -8,10 +8,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import InvalidPage
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.html import strip_tags
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods
 from django.views.generic import CreateView, DetailView, ListView, UpdateView, View
@@ -199,16 +201,35 @@ class PostDetailView(DetailView):
             Post.objects.visible_to(self.request.user)
             .select_related("author")
             .with_featured_image()
+            .with_tags()
         )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         post = self.object
+        context["minutes"] = max(1, round(len(strip_tags(post.body_html).split()) / WORDS_A_MINUTE))
+        if post.is_published:
+            context["older"], context["newer"] = _neighbours(post)
         context["comments"] = post.comments.approved()
         if post.is_editable_by(self.request.user):
             context["can_moderate"] = True
             context["pending_comments"] = post.comments.awaiting_moderation()
         return context
+
+
+WORDS_A_MINUTE = 220  # a reader's pace, for "4 min read"
+
+
+def _neighbours(post: Post) -> tuple[Post | None, Post | None]:
+    """The published posts just before and just after `post`, in the home page's order."""
+    published = Post.objects.published().only("title", "published_date")
+    at, pk = post.published_date, post.pk
+    older = published.filter(Q(published_date__lt=at) | Q(published_date=at, pk__lt=pk))
+    newer = published.filter(Q(published_date__gt=at) | Q(published_date=at, pk__gt=pk))
+    return (
+        older.order_by("-published_date", "-pk").first(),
+        newer.order_by("published_date", "pk").first(),
+    )
 
 
 def storage_unavailable(view, form, field: str):
