@@ -70,6 +70,7 @@ def test_an_author_sets_their_name_and_bio_and_the_page_shows_them(client):
     assert response.status_code == 400
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload", load_payloads())
 def test_hostile_names_and_bios_are_inert_on_the_author_page_and_feed(client, payload):
     author = UserFactory(username="mallory")

@@ -31,6 +31,7 @@ def test_the_checker_catches_live_markup():
         assert live_markup_problems(hostile, fragment=True), hostile
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_rendered_markdown_has_no_live_markup(payload):
     assert live_markup_problems(render_markdown(payload), fragment=True) == []
@@ -63,6 +64,7 @@ def test_a_one_megabyte_body_renders_in_bounded_time():
 
 
 @pytest.mark.django_db
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_pages_show_hostile_posts_and_comments_as_inert_text(client, payload):
     post = PostFactory(title=payload[:200], body=payload)
@@ -99,6 +101,7 @@ def one_image(settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_hostile_alt_texts_are_inert_wherever_the_image_is_shown(client, one_image, payload):
     from blog import images, media

@@ -88,6 +88,7 @@ def test_changing_a_posts_tags_retires_the_cached_pages(django_capture_on_commit
     assert any(c.__name__ == "invalidate_public_pages" for c in callbacks)
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload", load_payloads()[:40])
 def test_hostile_tag_input_is_refused_or_inert(author_client, payload):
     response = author_client.post(
