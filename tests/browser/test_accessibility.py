@@ -184,3 +184,15 @@ def test_an_author_writes_previews_and_publishes_with_the_keyboard_alone(site, b
     page.screenshot(path=str(SHOTS / "a11y-keyboard-published.png"), full_page=True)
     assert page.locator("h1").inner_text() == "Typed without a mouse"
     page.close()
+
+
+def test_a_signed_in_header_stays_on_one_row_at_1280_px(site, browser):
+    base = f"http://localhost:{site.port}"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _log_in(page, base)
+    rows = page.evaluate(
+        "['.site-name', 'nav[aria-label=Main]', 'form.search']"
+        ".map(s => Math.round(document.querySelector(s).getBoundingClientRect().top))"
+    )
+    page.close()
+    assert max(rows) - min(rows) < 20, rows
