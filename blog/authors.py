@@ -5,14 +5,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import InvalidPage
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from blog.feeds import LatestPostsFeed
 from blog.models import AuthorProfile, Post, display_name
-from blog.pagination import OneQueryPaginator, with_total
+from blog.pagination import page_of_posts
 
 PAGE_SIZE = 10
 
@@ -27,12 +25,8 @@ def _author(username: str):
 
 def author_page(request, username: str):
     author = _author(username)
-    posts = with_total(Post.objects.published().filter(author=author).for_lists())
-    posts = posts.with_comment_count().order_by("-published_date", "-pk")
-    try:
-        page = OneQueryPaginator(posts, PAGE_SIZE).page(request.GET.get("page") or 1)
-    except InvalidPage as exc:
-        raise Http404("No such page of posts.") from exc
+    posts = Post.objects.published().filter(author=author).for_lists()
+    page = page_of_posts(request, posts, PAGE_SIZE)
     profile = getattr(author, "author_profile", None)
     return render(
         request,

@@ -7,7 +7,7 @@ round trip. The rules stay Django's: page numbers from 1, an empty first page al
 other page past the end is an InvalidPage (the views answer 404).
 """
 
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, InvalidPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Func, IntegerField, Subquery
 
 # OFFSET and LIMIT are 64-bit integers in PostgreSQL and SQLite: a page number sent by anyone
@@ -52,3 +52,15 @@ def _page_number(number) -> int:
     if number < 1:
         raise EmptyPage(Paginator.default_error_messages["min_page"])
     return number
+
+
+def page_of_posts(request, posts, size: int):
+    """The requested page of `posts` (published, newest first, with comment counts) in one
+    query; a page that does not exist is a 404."""
+    from django.http import Http404
+
+    posts = with_total(posts).with_comment_count().order_by("-published_date", "-pk")
+    try:
+        return OneQueryPaginator(posts, size).page(request.GET.get("page") or 1)
+    except InvalidPage as exc:
+        raise Http404("No such page of posts.") from exc

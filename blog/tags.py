@@ -1,24 +1,18 @@
 """Tag pages: /tag/<slug>/ lists the tag's published posts, /tag/<slug>/feed/ is their feed."""
 
-from django.core.paginator import InvalidPage
-from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from blog.feeds import LatestPostsFeed
 from blog.models import Post, Tag
-from blog.pagination import OneQueryPaginator, with_total
+from blog.pagination import page_of_posts
 
 PAGE_SIZE = 10
 
 
 def tag_page(request, slug: str):
     tag = get_object_or_404(Tag, slug=slug)
-    posts = with_total(Post.objects.published().filter(tags=tag).for_lists())
-    posts = posts.with_comment_count().order_by("-published_date", "-pk")
-    try:
-        page = OneQueryPaginator(posts, PAGE_SIZE).page(request.GET.get("page") or 1)
-    except InvalidPage as exc:
-        raise Http404("No such page of posts.") from exc
+    posts = Post.objects.published().filter(tags=tag).for_lists()
+    page = page_of_posts(request, posts, PAGE_SIZE)
     return render(
         request,
         "blog/tag.html",
