@@ -146,6 +146,14 @@ def time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+def pool_wait(timeout: float) -> float:
+    """How long to wait for a pooled connection: `timeout`, or less when the current request
+    has less left (ops.postgresql). A request past its deadline gets only a connection that
+    is free at once."""
+    left = time_left()
+    return timeout if left is None else max(0.0, min(timeout, left))
+
+
 class RequestDeadlineMiddleware:
     """Give the request's PostgreSQL work a deadline, REQUEST_DEADLINE seconds from its start."""
 

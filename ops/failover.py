@@ -4,10 +4,12 @@ A switchover or a failover behind PgBouncer leaves no primary for a few seconds 
 measures about 2 s for a planned switchover and 8 s for a crashed node, docs/drill.md). A read
 whose database work failed then is tried again after a short pause, as long as the database
 began failing less than DATABASE_FAILOVER_WINDOW seconds ago and the request's deadline
-(ops.deadlines) leaves room for another wait on the pool: the reader gets the page a little
-late rather than a 503. A write is never tried again by the server: it answers 503 with
-Retry-After, and its form's creation token makes sending it again safe. In a longer outage
-the window has passed, and reads fail fast again, holding no thread.
+(ops.deadlines) leaves room for the pause and a short try. The try's wait for a pooled
+connection ends by the deadline (ops.postgresql), so a try started late is cut short rather
+than holding the thread past it: the reader gets the page a little late rather than a 503.
+A write is never tried again by the server: it answers 503 with Retry-After, and its form's
+creation token makes sending it again safe. In a longer outage the window has passed, and
+reads fail fast again, holding no thread.
 """
 
 import logging
@@ -21,6 +23,9 @@ from ops import deadlines, health, metrics
 logger = logging.getLogger(__name__)
 
 PAUSE = 0.5  # seconds before trying again: a new primary needs a moment to take connections
+# Seconds a try needs at least, after the pause: a page's queries on a database that is back.
+# A try with less time left would only be cut off by the deadline.
+SHORTEST_TRY = 0.5
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -41,7 +46,7 @@ class ReadRetryMiddleware:
         match = request.resolver_match
         for attempt in range(1, 10):  # bounded; the deadline ends it sooner
             left = deadlines.time_left()
-            if left is None or left < settings.DATABASE_POOL_TIMEOUT + PAUSE:
+            if left is None or left < PAUSE + SHORTEST_TRY:
                 break
             connection.close()  # hand the broken connection back: the pool replaces it
             time.sleep(PAUSE)

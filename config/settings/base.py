@@ -121,6 +121,8 @@ def database_from_url(url: str) -> dict:
             keepalives_count=3,
             tcp_user_timeout=5000,
         )
+        # Django's backend, whose wait for a pooled connection ends by the request's deadline.
+        db["ENGINE"] = "ops.postgresql"
         options["pool"] = {
             "min_size": env("DATABASE_POOL_MIN_SIZE"),
             "max_size": env("DATABASE_POOL_MAX_SIZE"),
