@@ -20,6 +20,7 @@ from locust import FastHttpUser, between, constant, task
 
 DATA = json.loads(open(os.environ["BENCH_DATA"]).read())  # noqa: SIM115
 POSTS = DATA["post_pks"]
+POST_URLS = DATA["post_urls"]
 TOPICS = DATA["topics"]
 _addresses = itertools.count(1)
 _sessions = itertools.cycle(DATA["sessions"])
@@ -48,7 +49,7 @@ class Reader(FastHttpUser):
 
     @task(40)
     def post(self) -> None:
-        self._get(f"/post/{random.choice(POSTS)}/", "/post/N/")
+        self._get(random.choice(POST_URLS), "/post/N/slug/")
 
     @task(8)
     def search(self) -> None:
@@ -79,7 +80,7 @@ class Author(FastHttpUser):
 
     def on_start(self) -> None:
         session = next(_sessions)
-        self.posts = session["posts"] or POSTS[:10]
+        self.posts = session["posts"] or POST_URLS[:10]
         self.client.cookiejar.set_cookie(_cookie("sessionid", session["sessionid"]))
         self.host_origin = self.host.replace("http://", "https://").rsplit(":", 1)[0]
 
@@ -89,7 +90,7 @@ class Author(FastHttpUser):
 
     @task(3)
     def own_post(self) -> None:
-        self.client.get(f"/post/{random.choice(self.posts)}/", headers=HTTPS, name="author post")
+        self.client.get(random.choice(self.posts), headers=HTTPS, name="author post")
 
     @task(2)
     def drafts(self) -> None:

@@ -205,7 +205,7 @@ def mixed_paths(pages: dict[str, str], data: dict) -> list[str]:
     paths = [*pages.values(), "/sitemap.xml", "/robots.txt"]
     paths += [f"/?page={n}" for n in range(2, 12)]
     paths += [f"/search/?q={topic}" for topic in data["topics"]]
-    paths += [f"/post/{pk}/" for pk in data["post_pks"][:300]]
+    paths += data["post_urls"][:300]
     paths += [f"/post/{pk}/comment/" for pk in data["post_pks"][:20]]
     return paths
 
@@ -216,7 +216,7 @@ def warm_up(
     """Take the production server past 20,000 requests over every page and action, so the
     memory baseline is taken after each code path has run once (bounded: about a minute)."""
     session = data["sessions"][0]
-    author_paths = ["/", "/drafts/", "/post/new/", *[f"/post/{pk}/" for pk in session["posts"]]]
+    author_paths = ["/", "/drafts/", "/post/new/", *session["posts"]]
     load.wrk(
         server.url + "/",
         3,

@@ -211,16 +211,18 @@ def seed(stage: str, out: Path) -> dict:
             store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
             store[HASH_SESSION_KEY] = author.get_session_auth_hash()
             store.create()
-            own = [p.pk for p in published if p.author_id == author.pk]
+            own = [p.get_absolute_url() for p in published if p.author_id == author.pk]
             sessions.append({"sessionid": store.session_key, "posts": own[:50]})
     data = {
         "stage": stage,
         "posts": len(published),
         "approved_comments": Comment.objects.filter(approved=True).count(),
         "detail_pk": detail.pk,
+        "detail_url": detail.get_absolute_url(),
         "detail_comments": detail.comments.filter(approved=True).count(),
         "authors": user_model.objects.filter(username__startswith="author").count(),
         "post_pks": [p.pk for p in published],
+        "post_urls": [p.get_absolute_url() for p in published],  # /post/<pk>/<slug>/
         "search_term": SEARCH_TERM,
         "topics": TOPICS,
         "sessions": sessions,

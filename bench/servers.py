@@ -66,7 +66,7 @@ def measured_pages(data: dict) -> dict[str, str]:
     """The pages every figure is measured on, from a seed's data (bench/seed.py)."""
     return {
         "home": "/",
-        "detail": f"/post/{data['detail_pk']}/",
+        "detail": data["detail_url"],
         "search": f"/search/?q={data['search_term']}",
         "feed": "/feed/",
     }

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import slugify
 
 from blog.images import enhance_body_images
 from blog.markdown import plain_summary, render_markdown
@@ -114,6 +115,10 @@ class PostQuerySet(models.QuerySet):
         return self.annotate(comment_count=Coalesce(Subquery(approved), 0))
 
 
+SLUG_MAX = 60
+RESERVED_SLUGS = {"edit", "publish", "unpublish", "remove", "images", "comment"}
+
+
 class Tag(models.Model):
     """A topic posts share: /tag/<slug>/ lists them. Names are short words, no commas."""
 
@@ -184,7 +189,15 @@ class Post(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("post_detail", kwargs={"pk": self.pk})
+        return reverse("post_detail", kwargs={"pk": self.pk, "slug": self.slug})
+
+    @property
+    def slug(self) -> str:
+        """The title in the post's address: /post/<pk>/<slug>/ (a changed title changes it;
+        the old address answers 301). Never one of the words after /post/<pk>/ in other
+        addresses (edit, publish, ...)."""
+        slug = slugify(self.title, allow_unicode=True)[:SLUG_MAX].strip("-_") or "post"
+        return f"{slug}-post" if slug in RESERVED_SLUGS else slug
 
     # The same rules for one post in hand, so that templates need no query; the tests hold
     # each of these to its queryset above.

@@ -9,7 +9,7 @@ class PostSitemap(Sitemap):
     changefreq = "weekly"
 
     def items(self):
-        return Post.objects.published().only("pk", "updated_date").order_by("pk")
+        return Post.objects.published().only("pk", "title", "updated_date").order_by("pk")
 
     def lastmod(self, item: Post):
         return item.updated_date

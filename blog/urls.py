@@ -13,7 +13,6 @@ register_converter(IdConverter, "id")
 # The Django Girls tutorial's URL scheme, kept so that people who know it find their way.
 urlpatterns = [
     path("", public_page(views.PostListView.as_view()), name="post_list"),
-    path("post/<id:pk>/", public_page(views.PostDetailView.as_view()), name="post_detail"),
     path("post/new/", views.PostCreateView.as_view(), name="post_new"),
     path("post/<id:pk>/edit/", views.PostUpdateView.as_view(), name="post_edit"),
     path("drafts/", views.DraftListView.as_view(), name="post_draft_list"),
@@ -23,6 +22,14 @@ urlpatterns = [
     path("post/<id:pk>/images/", views.BodyImageAddView.as_view(), name="post_image_add"),
     path("image/<id:pk>/remove/", views.BodyImageRemoveView.as_view(), name="post_image_remove"),
     path("post/<id:pk>/comment/", views.comment_create, name="add_comment_to_post"),
+    # A post's address is /post/<pk>/<slug>/; the tutorial's /post/<pk>/ and a slug from an
+    # older title answer 301 to it. After every /post/<pk>/<word>/ above, which it would match.
+    path("post/<id:pk>/", public_page(views.PostDetailView.as_view()), name="post_detail_short"),
+    path(
+        "post/<id:pk>/<str:slug>/",
+        public_page(views.PostDetailView.as_view()),
+        name="post_detail",
+    ),
     path("comment/<id:pk>/approve/", views.CommentApproveView.as_view(), name="comment_approve"),
     path("comment/<id:pk>/remove/", views.CommentRemoveView.as_view(), name="comment_remove"),
     path("moderation/", views.ModerationQueueView.as_view(), name="moderation_queue"),

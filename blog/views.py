@@ -9,7 +9,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import InvalidPage
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -138,7 +138,7 @@ class PostActionView(ActionView):
     model = Post
 
     def page_of_the_button(self) -> str:
-        return reverse("post_detail", kwargs={"pk": self.kwargs["pk"]})
+        return reverse("post_detail_short", kwargs={"pk": self.kwargs["pk"]})
 
 
 class CommentActionView(ActionView):
@@ -194,7 +194,18 @@ def _published_list():
 
 
 class PostDetailView(DetailView):
+    """A post at its address, /post/<pk>/<slug>/; any other address of it answers 301."""
+
     template_name = "blog/post_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        if kwargs.get("slug") != self.object.slug:
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(
+                self.object.get_absolute_url() + (f"?{query}" if query else "")
+            )
+        return self.render_to_response(self.get_context_data(object=self.object))
 
     def get_queryset(self):
         return (

@@ -4,6 +4,7 @@ sends them (the CSRF token from the cookie, a Referer)."""
 from __future__ import annotations
 
 import http.client
+import re
 
 import requests
 
@@ -52,3 +53,10 @@ def login(
 def signed_in_as(username: str) -> bytes:
     """What every page's header shows to a signed-in user (templates/base.html)."""
     return f'title="Signed in: your author page">{username}</a>'.encode()
+
+
+def post_url(location: str, action: str = "") -> str:
+    """The address of `action` (publish, remove, comment, ...) on the post that a redirect's
+    Location names (a post's own address is /post/<pk>/<slug>/)."""
+    pk = re.match(r"^/post/(\d+)/", location).group(1)
+    return f"/post/{pk}/{action}/" if action else f"/post/{pk}/"

@@ -41,6 +41,8 @@ from ops.replica import restamp
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
+# A page, or a permanent redirect to one (a post's old address): both the same for everyone.
+SHAREABLE_STATUSES = frozenset({200, 301})
 _S_MAXAGE = re.compile(r"s-maxage=\d+")
 # Added per response by the server or by the middleware above this one.
 _NOT_STORED = frozenset({"date", "set-cookie", "x-request-id", "content-length"})
@@ -54,7 +56,7 @@ def public_page(view):
         response = view(request, *args, **kwargs)
         if (
             is_shareable(request)
-            and response.status_code == 200
+            and response.status_code in SHAREABLE_STATUSES
             and not response.cookies
             and not response.streaming
         ):
@@ -161,7 +163,7 @@ def _storable(response) -> bool:
     return (
         "public" in directives
         and not directives & {"private", "no-store", "no-cache"}
-        and response.status_code == 200
+        and response.status_code in SHAREABLE_STATUSES
         and not response.cookies
         and not response.streaming
     )

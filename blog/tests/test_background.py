@@ -113,7 +113,7 @@ def test_a_scheduled_post_going_live_tells_its_author_at_that_moment(author, wor
     assert arrived >= at
     # (A long encoded subject is folded after "Subject:"; readers drop the space, as here.)
     assert mail["Subject"].strip() == "Your post “Later Bcc: x@example.com” is live"
-    assert f"http://testserver/post/{post.pk}/" in mail.get_content()
+    assert "http://testserver" + post.get_absolute_url() in mail.get_content()
     print(f"\ngo-live mail {(arrived - at).total_seconds():.2f} s after the post's moment")
 
 

@@ -48,7 +48,9 @@ def test_delete_asks_first_naming_the_post_and_changes_nothing(author_client, po
     assert page.h1.get_text() == "Delete “Tea & biscuits”?"
     form = _confirm_form(page, url)
     assert form.button["class"] == ["danger"] and form.button.get_text() == "Delete"
-    assert page.select_one("main a[href]:-soup-contains('Cancel')")["href"] == f"/post/{post.pk}/"
+    assert (
+        page.select_one("main a[href]:-soup-contains('Cancel')")["href"] == post.get_absolute_url()
+    )
     assert Post.objects.filter(pk=post.pk).exists()
 
 
@@ -65,7 +67,10 @@ def test_remove_comment_asks_first_and_cancel_goes_back_to_the_queue(author_clie
 def test_remove_comment_from_the_post_page_goes_back_to_the_post(author_client, comment):
     page = _page(author_client.get(f"/comment/{comment.pk}/remove/", {"next": "//evil.example/"}))
     assert page.select_one("main input[name=next]") is None
-    assert page.select_one("main a:-soup-contains('Cancel')")["href"] == f"/post/{comment.post_id}/"
+    assert (
+        page.select_one("main a:-soup-contains('Cancel')")["href"]
+        == comment.post.get_absolute_url()
+    )
 
 
 def test_remove_image_asks_first_and_cancel_goes_back_to_the_edit_page(author_client, image):
@@ -79,7 +84,7 @@ def test_remove_image_asks_first_and_cancel_goes_back_to_the_edit_page(author_cl
 
 
 def test_the_buttons_on_the_pages_lead_to_the_question(author_client, post, comment, image):
-    detail = BeautifulSoup(author_client.get(f"/post/{post.pk}/").content, "html.parser")
+    detail = BeautifulSoup(author_client.get(post.get_absolute_url()).content, "html.parser")
     delete = detail.select_one(f"form[action='/post/{post.pk}/remove/']")
     assert delete["method"] == "get"
     remove = detail.select_one(f"form[action='/comment/{comment.pk}/remove/']")
@@ -94,7 +99,7 @@ def test_the_buttons_on_the_pages_lead_to_the_question(author_client, post, comm
 
 def test_publish_and_approve_stay_one_click(author_client, author, comment):
     draft = PostFactory(author=author, draft=True)
-    detail = BeautifulSoup(author_client.get(f"/post/{draft.pk}/").content, "html.parser")
+    detail = BeautifulSoup(author_client.get(draft.get_absolute_url()).content, "html.parser")
     assert detail.select_one(f"form[action='/post/{draft.pk}/publish/']")["method"] == "post"
     queue = BeautifulSoup(author_client.get("/moderation/").content, "html.parser")
     assert queue.select_one(f"form[action='/comment/{comment.pk}/approve/']")["method"] == "post"

@@ -24,8 +24,8 @@ def test_feed_parses_and_lists_published_posts_newest_first(client, author):
     assert feed.feed.title == "kubeblog"
     assert [entry.title for entry in feed.entries] == ["New one", "Old one"]
     assert [entry.link for entry in feed.entries] == [
-        f"http://testserver/post/{new.pk}/",
-        f"http://testserver/post/{old.pk}/",
+        "http://testserver" + new.get_absolute_url(),
+        "http://testserver" + old.get_absolute_url(),
     ]
     entry = feed.entries[0]
     assert entry.author == "alice"
@@ -47,6 +47,6 @@ def test_sitemap_lists_home_and_published_posts_only(client, author):
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locations = [loc.text for loc in root.findall("s:url/s:loc", ns)]
     assert "http://testserver/" in locations
-    assert f"http://testserver/post/{live.pk}/" in locations
-    assert f"http://testserver/post/{draft.pk}/" not in locations
+    assert "http://testserver" + live.get_absolute_url() in locations
+    assert "http://testserver" + draft.get_absolute_url() not in locations
     assert root.find("s:url/s:lastmod", ns) is not None

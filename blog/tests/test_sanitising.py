@@ -69,7 +69,7 @@ def test_a_one_megabyte_body_renders_in_bounded_time():
 def test_pages_show_hostile_posts_and_comments_as_inert_text(client, payload):
     post = PostFactory(title=payload[:200], body=payload)
     CommentFactory(post=post, text=payload[:5000], author_name=payload[:80], approved=True)
-    for url in (f"/post/{post.pk}/", "/", "/feed/"):
+    for url in (post.get_absolute_url(), "/", "/feed/"):
         response = client.get(url)
         assert response.status_code == 200
         if url == "/feed/":
@@ -115,7 +115,7 @@ def test_hostile_alt_texts_are_inert_wherever_the_image_is_shown(client, one_ima
     post.save()
     assert PostImage.objects.get(pk=featured.pk).alt == alt
     client.force_login(post.author)
-    for url in (f"/post/{post.pk}/", "/", f"/post/{post.pk}/edit/"):
+    for url in (post.get_absolute_url(), "/", f"/post/{post.pk}/edit/"):
         page = client.get(url).content.decode()
         assert live_markup_problems(page) == [], url
         for region in user_content_regions(page):
@@ -144,6 +144,6 @@ def test_an_uploads_file_name_is_never_used(author_client, one_image):
     folders = list(PostImage.objects.values_list("folder", flat=True))
     assert len(folders) == len(names)
     for post in Post.objects.all():
-        page = author_client.get(f"/post/{post.pk}/").content.decode()
+        page = author_client.get(post.get_absolute_url()).content.decode()
         assert "passwd" not in page and "onerror" not in page and "onload" not in page
     assert set(default_storage.listdir("images")[0]) == {f.split("/")[1] for f in folders}

@@ -47,7 +47,7 @@ def _post_form() -> CreateForm:
     # Queries: the user, the INSERT; again: the same, its rollback and the look-up.
     return CreateForm(
         "/post/new/", {"title": "Once", "body": "Sent *once*, however often."}, Post,
-        lambda post: f"/post/{post.pk}/", DRAFT_SAVED, DRAFT_ALREADY_SAVED, 200, (4, 6),
+        lambda post: post.get_absolute_url(), DRAFT_SAVED, DRAFT_ALREADY_SAVED, 200, (4, 6),
     )  # fmt: skip
 
 
@@ -56,7 +56,7 @@ def _comment_form(post: Post) -> CreateForm:
     # for a queued mail, enqueue one) inside the savepoints; again: the post, the look-up.
     return CreateForm(
         f"/post/{post.pk}/comment/", {"author_name": "Rita", "text": "Said *once*, however often."},
-        Comment, lambda comment: f"/post/{comment.post_id}/", COMMENT_RECEIVED,
+        Comment, lambda comment: comment.post.get_absolute_url(), COMMENT_RECEIVED,
         COMMENT_ALREADY_RECEIVED, 400, (10, 2),
     )  # fmt: skip
 
@@ -194,8 +194,8 @@ def test_another_authors_token_makes_a_post_of_ones_own(client, author, other_us
     mallorys = _send(client, _post_form(), token)
     alice_post = Post.objects.get(author=author)
     mallory_post = Post.objects.get(author=other_user)
-    assert alices == (f"/post/{alice_post.pk}/", [DRAFT_SAVED])
-    assert mallorys == (f"/post/{mallory_post.pk}/", [DRAFT_SAVED])
+    assert alices == (alice_post.get_absolute_url(), [DRAFT_SAVED])
+    assert mallorys == (mallory_post.get_absolute_url(), [DRAFT_SAVED])
 
 
 def test_a_comment_token_belongs_to_its_post(client, author, published_post):

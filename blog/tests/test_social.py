@@ -40,7 +40,7 @@ def test_a_post_is_an_article_with_its_featured_image(client, site_url):
         post, prepared, media.store(prepared), alt="A kite", role=PostImage.FEATURED
     )
     meta = _meta(client.get(post.get_absolute_url(), HTTP_HOST="localhost").content.decode())
-    url = f"https://blog.example.com/post/{post.pk}/"
+    url = "https://blog.example.com" + post.get_absolute_url()
     image = f"https://media.example.net/{featured.folder}/original.jpg"
     assert meta["canonical"] == meta["og:url"] == url  # on SITE_URL, not the request's host
     assert (meta["og:type"], meta["og:title"], meta["og:description"]) == (

@@ -48,7 +48,7 @@ def test_detail_shows_rendered_body_and_only_approved_comments(client, author):
     post = PostFactory(author=author, body="Some *emphasis*.")
     CommentFactory(post=post, text="Visible comment", approved=True)
     CommentFactory(post=post, text="Hidden comment", approved=False)
-    response = client.get(f"/post/{post.pk}/")
+    response = client.get(post.get_absolute_url())
     assert b"<em>emphasis</em>" in response.content
     assert b"Visible comment" in response.content
     assert b"Hidden comment" not in response.content
@@ -58,7 +58,7 @@ def test_detail_shows_rendered_body_and_only_approved_comments(client, author):
 def test_author_sees_moderation_queue_on_detail(author_client, author):
     post = PostFactory(author=author)
     CommentFactory(post=post, text="Hidden comment", approved=False)
-    response = author_client.get(f"/post/{post.pk}/")
+    response = author_client.get(post.get_absolute_url())
     assert b"Hidden comment" in response.content
     assert b"Approve" in response.content
 
@@ -72,7 +72,7 @@ def test_unknown_post_is_a_404_page(client, db):
 def test_page_titles_and_descriptions(client, published_post):
     home = client.get("/").content.decode()
     assert "<title>kubeblog</title>" in home
-    detail = client.get(f"/post/{published_post.pk}/").content.decode()
+    detail = client.get(published_post.get_absolute_url()).content.decode()
     assert f"<title>{published_post.title} · kubeblog</title>" in detail
     assert f'<meta name="description" content="{published_post.summary[:40]}' in detail
 
@@ -81,7 +81,7 @@ def test_new_post_is_a_draft_until_published(author_client, author):
     response = author_client.post("/post/new/", {"title": "Fresh", "body": "Hello *world*"})
     post = Post.objects.get(title="Fresh")
     assert response.status_code == 302
-    assert response["Location"] == f"/post/{post.pk}/"
+    assert response["Location"] == post.get_absolute_url()
     assert post.author == author
     assert post.published_date is None
     assert post in author_client.get("/drafts/").context["post_list"]
@@ -158,14 +158,14 @@ def test_comment_flow_with_moderation(client, author, published_post):
     assert response.status_code == 302
     comment = Comment.objects.get()
     assert not comment.approved
-    page = client.get(f"/post/{published_post.pk}/")
+    page = client.get(published_post.get_absolute_url())
     assert b"will appear once the author approves it" in page.content
     assert b"Quixotic" not in page.content
 
     client.force_login(author)
     client.post(f"/comment/{comment.pk}/approve/")
     client.logout()
-    page = client.get(f"/post/{published_post.pk}/")
+    page = client.get(published_post.get_absolute_url())
     assert b"Quixotic <strong>zebra</strong>" in page.content
 
 
@@ -279,7 +279,7 @@ def test_theme_colour_is_the_only_inline_style_and_the_csp_allows_exactly_it(cli
 def test_pages_load_no_asset_from_another_site(client, published_post):
     import re
 
-    for url in ["/", f"/post/{published_post.pk}/", "/accounts/login/", "/search/?q=x"]:
+    for url in ["/", published_post.get_absolute_url(), "/accounts/login/", "/search/?q=x"]:
         content = client.get(url).content.decode()
         for ref in re.findall(r'(?:src|href)="([^"]+)"', content):
             if ref.startswith(("http://", "https://", "//")):
@@ -298,13 +298,13 @@ def test_robots_txt_points_at_the_sitemap(client, db):
 def test_a_scheduled_post_waits_with_its_author_until_its_moment(client, author):
     moment = timezone.now() + timedelta(days=2)
     post = PostFactory(author=author, title="Coming soon", published_date=moment)
-    assert client.get(f"/post/{post.pk}/").status_code == 404
+    assert client.get(post.get_absolute_url()).status_code == 404
     assert client.get(f"/post/{post.pk}/comment/").status_code == 404
     assert b"Coming soon" not in client.get("/").content
 
     client.force_login(author)
     assert list(client.get("/drafts/").context["post_list"]) == [post]
-    page = client.get(f"/post/{post.pk}/").content.decode()
+    page = client.get(post.get_absolute_url()).content.decode()
     meta = page[page.index('<p class="meta">') :]
     meta = meta[: meta.index("</p>")]
     assert "Scheduled</span> for" in meta

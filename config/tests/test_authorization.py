@@ -127,9 +127,11 @@ def _comment_gone(w):
 
 RULES: dict[str, Rule] = {
     "post_list": read_only("/"),
-    "post_detail": Rule(lambda w: f"/post/{w.post.pk}/", everyone(200), everyone(405)),
+    "post_detail": Rule(lambda w: w.post.get_absolute_url(), everyone(200), everyone(405)),
+    # The tutorial's address of a post: a permanent redirect to its address, for everyone.
+    "post_detail_short": Rule(lambda w: f"/post/{w.post.pk}/", everyone(301), everyone(405)),
     "post_detail:draft": Rule(
-        lambda w: f"/post/{w.draft.pk}/",
+        lambda w: w.draft.get_absolute_url(),
         {"anonymous": 404, "other": 404, "author": 200, "staff": 200},
         everyone(405),
     ),

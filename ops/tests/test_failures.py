@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from harness.gunicorn import Gunicorn, migrate, production_env
-from harness.http import login, signed_in_as, submit_form
+from harness.http import login, post_url, signed_in_as, submit_form
 from harness.load import RequestLoop
 from harness.paths import ROOT
 from harness.servers import PostgresServer, RedisServer
@@ -57,7 +57,7 @@ def _logged_in(app: Gunicorn) -> requests.Session:
 def _publish(app: Gunicorn, session: requests.Session, title: str) -> str:
     created = submit_form(session, f"{app.url}/post/new/", {"title": title, "body": "x"}, HOST)
     path = created.headers["Location"]
-    submit_form(session, f"{app.url}{path}publish/", {}, HOST)
+    submit_form(session, app.url + post_url(path, "publish"), {}, HOST)
     return path
 
 

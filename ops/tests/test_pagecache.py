@@ -17,7 +17,7 @@ def page_cache_on(settings):
 
 def test_anonymous_pages_are_public_for_shared_caches(client, author):
     post = PostFactory(author=author)
-    for url in ["/", f"/post/{post.pk}/", "/feed/", "/search/?q=x", "/sitemap.xml"]:
+    for url in ["/", post.get_absolute_url(), "/feed/", "/search/?q=x", "/sitemap.xml"]:
         response = client.get(url)
         cache_control = {part.strip() for part in response["Cache-Control"].split(",")}
         assert cache_control == {
@@ -43,7 +43,7 @@ def test_second_anonymous_view_is_served_without_the_database(client, author):
 def test_logged_in_pages_are_private_and_never_cached(client, author):
     client.force_login(author)
     post = PostFactory(author=author)
-    for url in ["/", f"/post/{post.pk}/", "/drafts/", "/post/new/"]:
+    for url in ["/", post.get_absolute_url(), "/drafts/", "/post/new/"]:
         response = client.get(url)
         assert "private" in response["Cache-Control"], url
         assert "no-store" in response["Cache-Control"], url
@@ -61,13 +61,13 @@ def test_pages_with_a_csrf_form_are_private(client, author):
 
 def test_a_flash_message_is_never_served_from_or_stored_in_the_cache(client, author):
     post = PostFactory(author=author)
-    client.get(f"/post/{post.pk}/")  # cache the page
+    client.get(post.get_absolute_url())  # cache the page
     client.post(f"/post/{post.pk}/comment/", {"author_name": "R", "text": "hi"})
-    page = client.get(f"/post/{post.pk}/")
+    page = client.get(post.get_absolute_url())
     assert b"will appear once the author approves it" in page.content
     assert "no-store" in page["Cache-Control"]
     client.cookies.pop("messages", None)
-    again = client.get(f"/post/{post.pk}/")
+    again = client.get(post.get_absolute_url())
     assert b"will appear once" not in again.content
 
 
@@ -79,7 +79,7 @@ def test_changes_to_public_content_retire_cached_pages(
     draft = PostFactory(author=author, title="Fresh draft", draft=True)
     comment = CommentFactory(post=post, approved=False, text="Moderated words")
     home = client.get("/").content
-    detail = client.get(f"/post/{post.pk}/").content
+    detail = client.get(post.get_absolute_url()).content
     assert b"Fresh draft" not in home and b"Moderated words" not in detail
 
     actor = UserFactory(username="alice-browser")
@@ -103,10 +103,10 @@ def test_changes_to_public_content_retire_cached_pages(
     elif change == "edit":
         assert b"After" in home and b"Before" not in home
     elif change == "approve":
-        assert b"Moderated words" in client.get(f"/post/{post.pk}/").content
+        assert b"Moderated words" in client.get(post.get_absolute_url()).content
     else:
         assert b"Before" not in home
-        assert client.get(f"/post/{post.pk}/").status_code == 404
+        assert client.get(post.get_absolute_url()).status_code == 404
 
 
 def test_a_new_comment_awaiting_moderation_keeps_the_cache(
@@ -194,9 +194,9 @@ def test_pages_served_from_the_cache_are_counted_under_their_view(client, author
         labels = {"view": view, "method": "GET", "status": "200"}
         return REGISTRY.get_sample_value("kubeblog_http_requests_total", labels) or 0
 
-    client.get(f"/post/{post.pk}/")  # rendered and stored
+    client.get(post.get_absolute_url())  # rendered and stored
     before = served("post_detail")
-    client.get(f"/post/{post.pk}/")  # served by the page cache: the view did not run
+    client.get(post.get_absolute_url())  # served by the page cache: the view did not run
     assert served("post_detail") == before + 1
 
 
@@ -213,3 +213,13 @@ def test_a_stored_copy_tells_shared_caches_only_the_time_it_has_left(client, aut
     cache_control = {part.strip() for part in client.get("/")["Cache-Control"].split(",")}
     assert "public" in cache_control and "stale-while-revalidate=60" in cache_control
     assert {part for part in cache_control if part.startswith("s-maxage")} == {"s-maxage=5"}
+
+
+def test_a_posts_old_address_is_shared_like_a_page(client):
+    post = PostFactory(title="Kept redirect")
+    first = client.get(f"/post/{post.pk}/")
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(f"/post/{post.pk}/")
+    assert (first.status_code, again.status_code) == (301, 301)
+    assert again["Location"] == post.get_absolute_url()
+    assert len(queries) == 0  # the page cache answered, as it would with the database away

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from harness.gunicorn import Gunicorn, migrate, production_env
-from harness.http import login, submit_form
+from harness.http import login, post_url, submit_form
 from harness.otlp import OtlpReceiver
 from harness.paths import ROOT
 from harness.worker import WorkerProcess
@@ -97,10 +97,10 @@ def test_a_task_joins_the_trace_of_the_request_that_queued_it(site):
     assert login(session, app.url, *EDITOR, HOST).status_code == 302
     post = submit_form(session, f"{app.url}/post/new/", {"title": "Traced", "body": "b"}, HOST)
     path = post.headers["Location"]
-    submit_form(session, f"{app.url}{path}publish/", {}, HOST)
+    submit_form(session, app.url + post_url(path, "publish"), {}, HOST)
     comment = submit_form(
         requests.Session(),
-        f"{app.url}{path}comment/",
+        app.url + post_url(path, "comment"),
         {"author_name": "Reader", "text": "Traced comment"},
         HOST,
     )

@@ -57,7 +57,7 @@ SEED_POSTS = 12
 _REPLICA = re.compile(rb'<span class="replica">([^<]*)</span>')
 _VERSION = re.compile(rb'<span class="version">([^<]*)</span>')
 _COLOR = re.compile(rb"--theme:([^};]*)")
-_POST_URL = re.compile(r"^/post/(\d+)/$")
+_POST_URL = re.compile(r"^/post/(\d+)/")  # a post's address: /post/<pk>/<slug>/
 _PENDING = re.compile(rb'<article class="comment pending">(.*?)</article>', re.S)
 _APPROVE = re.compile(rb'action="/comment/(\d+)/approve/"')
 _TOKEN = re.compile(rb"\b(c-[0-9a-f]{12})\b")
@@ -123,6 +123,7 @@ class Load:
         self.authors = [Author(u, p) for u, p in authors]
         self.records: list[Record] = []
         self.published: list[int] = []  # posts whose publishing was acknowledged
+        self.address: dict[int, str] = {}  # each post's address, as its creation answered
         self.post_author: dict[int, Author] = {}
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -261,7 +262,7 @@ class Load:
             await self._request(kind, self._anonymous, "GET", path)
         elif kind == "post":
             post = self._rng.choice(self.published)
-            await self._request(kind, self._anonymous, "GET", f"/post/{post}/")
+            await self._request(kind, self._anonymous, "GET", self.address[post])
         elif kind == "search":
             await self._request(
                 kind, self._anonymous, "GET", f"/search/?q={self._rng.choice(WORDS)}"
@@ -298,6 +299,7 @@ class Load:
         if record.ok:
             post = int(_POST_URL.match(write["location"]).group(1))
             write["post_id"] = post
+            self.address[post] = write["location"]
             self.post_author[post] = author
             author.drafts.append(post)
 
@@ -336,7 +338,7 @@ class Load:
             return
         post = self._rng.choice(sorted(author.commented))
         record, body = await self._request(
-            "moderate", author.session, "GET", f"/post/{post}/", user=author, phase=phase
+            "moderate", author.session, "GET", self.address[post], user=author, phase=phase
         )
         if not record.ok:
             return

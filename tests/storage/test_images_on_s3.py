@@ -22,7 +22,7 @@ from PIL import Image
 
 from blog.tests import imagefiles
 from harness.gunicorn import Gunicorn, migrate, production_env
-from harness.http import login, submit_form
+from harness.http import login, post_url, submit_form
 from harness.paths import ROOT
 from harness.s3 import S3Server
 from harness.servers import PostgresServer, RedisServer
@@ -94,7 +94,10 @@ def test_an_image_uploaded_through_one_replica_is_served_on_the_other_and_goes_w
             )
             assert created.status_code == 302, created.text[-2000:]
             path = created.headers["Location"]
-            assert submit_form(session, f"{one.url}{path}publish/", {}, HOST).status_code == 302
+            assert (
+                submit_form(session, one.url + post_url(path, "publish"), {}, HOST).status_code
+                == 302
+            )
 
             page = requests.get(other.url + path, headers=HOST, timeout=10).text
             src = _img_src(page, "A red kite")
@@ -128,7 +131,10 @@ def test_an_image_uploaded_through_one_replica_is_served_on_the_other_and_goes_w
                 rendition = requests.get(f"{s3.public_url}{folder}/w480.webp", timeout=10)
                 assert Image.open(io.BytesIO(rendition.content)).size == (480, 320)
 
-                assert submit_form(session, f"{one.url}{path}remove/", {}, HOST).status_code == 302
+                assert (
+                    submit_form(session, one.url + post_url(path, "remove"), {}, HOST).status_code
+                    == 302
+                )
                 assert wait_until(lambda: s3.keys("images/") == [], 30), s3.keys()
             finally:
                 worker.terminate()
@@ -158,7 +164,7 @@ def test_with_the_object_store_down_pages_render_and_an_upload_fails_clearly():
                 session, app, "Before", ("a.png", imagefiles.encoded("PNG"), "image/png")
             )
             path = first.headers["Location"]
-            submit_form(session, f"{app.url}{path}publish/", {}, HOST)
+            submit_form(session, app.url + post_url(path, "publish"), {}, HOST)
             before = s3.keys()
             s3.stop()
             try:
