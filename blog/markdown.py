@@ -24,6 +24,12 @@ _md.linkify.set({"fuzzy_link": False, "fuzzy_ip": False})
 _md.linkify.add("ftp:", None)
 _md.linkify.add("//", None)
 
+# Which renderer made a post's or comment's stored HTML. Raise it whenever the same Markdown
+# would give different HTML: what an older one rendered is rendered again in the background
+# (blog.tasks.render_again, queued by housekeeping). Stored HTML from before it was counted
+# has none.
+RENDERING = 1
+
 # The class on a highlighted block's <code>; static/css/site.css scopes the colours under it.
 HIGHLIGHT_CLASS = "highlight"
 # The short class names Pygments puts on its <span>s ("k", "nf", "s2", ...); a lexer's own

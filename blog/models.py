@@ -20,7 +20,7 @@ from django.utils.functional import cached_property
 from django.utils.text import slugify
 
 from blog.images import enhance_body_images
-from blog.markdown import plain_summary, render_markdown
+from blog.markdown import RENDERING, plain_summary, render_markdown
 
 
 def _one_per_creation_token(owner: str, name: str) -> models.UniqueConstraint:
@@ -160,6 +160,8 @@ class Post(models.Model):
     body = models.TextField(help_text="Markdown.")
     body_html = models.TextField(editable=False)
     summary = models.CharField(max_length=300, editable=False, blank=True)
+    # The blog.markdown.RENDERING that made body_html and summary; NULL: one from before.
+    rendering = models.BigIntegerField(null=True, editable=False)
     created_date = models.DateTimeField(default=timezone.now, editable=False)
     updated_date = models.DateTimeField(auto_now=True)
     published_date = models.DateTimeField(blank=True, null=True, db_index=True)
@@ -181,11 +183,7 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         # Render once, serve many: pages show body_html and never render Markdown.
-        html = render_markdown(self.body)
-        self.summary = plain_summary(html)
-        # The post's own images get their size and renditions (blog.images).
-        body_images = self.images.filter(role=PostImage.BODY) if self.pk else ()
-        self.body_html = enhance_body_images(html, body_images)
+        self.render()
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -198,6 +196,16 @@ class Post(models.Model):
         addresses (edit, publish, ...)."""
         slug = slugify(self.title, allow_unicode=True)[:SLUG_MAX].strip("-_") or "post"
         return f"{slug}-post" if slug in RESERVED_SLUGS else slug
+
+    def render(self, body_images=None) -> None:
+        """Make body_html and summary from the Markdown body. The post's own images (all of
+        them when not given) get their size and renditions (blog.images)."""
+        html = render_markdown(self.body)
+        self.summary = plain_summary(html)
+        if body_images is None:
+            body_images = self.images.filter(role=PostImage.BODY) if self.pk else ()
+        self.body_html = enhance_body_images(html, body_images)
+        self.rendering = RENDERING
 
     # The same rules for one post in hand, so that templates need no query; the tests hold
     # each of these to its queryset above.
@@ -254,6 +262,7 @@ class Comment(models.Model):
     author_name = models.CharField("name", max_length=80)
     text = models.TextField(max_length=5000)
     text_html = models.TextField(editable=False)
+    rendering = models.BigIntegerField(null=True, editable=False)  # as Post's
     created_date = models.DateTimeField(default=timezone.now, editable=False)
     approved = models.BooleanField(default=False, db_index=True)
     # When the post's author was told this comment awaits approval (blog.tasks).
@@ -275,8 +284,12 @@ class Comment(models.Model):
         return f"{self.author_name}: {self.text[:40]}"
 
     def save(self, *args, **kwargs):
-        self.text_html = render_markdown(self.text)
+        self.render()
         super().save(*args, **kwargs)
+
+    def render(self) -> None:
+        self.text_html = render_markdown(self.text)
+        self.rendering = RENDERING
 
 
 class PostImageQuerySet(models.QuerySet):

@@ -6,6 +6,7 @@ because every mail has a key that says what it is about (ops.mail.queue_mail).
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Prefetch, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +24,8 @@ from django_tasks import task
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from blog.models import Comment, Post
+from blog.markdown import RENDERING
+from blog.models import Comment, Post, PostImage
 from ops.mail import one_line, queue_mail, site_url
 from ops.models import OutgoingMail
 from ops.pagecache import invalidate_public_pages
@@ -175,3 +177,70 @@ def send_password_reset(email: str, request_key: str) -> int:
             minutes=settings.PASSWORD_RESET_TIMEOUT // 60,
         )
     return sent
+
+
+# --- stored HTML from an older renderer -------------------------------------------------------
+RENDER_AGAIN_BATCH = 20  # rows locked at once: a few hundred milliseconds of rendering
+RENDER_AGAIN_SECONDS = 60  # then the task makes way for others and queues itself again
+
+
+def rendered_by_an_older_release(model):
+    """Posts or comments whose stored HTML an older blog.markdown.RENDERING made."""
+    return model.objects.filter(Q(rendering__lt=RENDERING) | Q(rendering=None))
+
+
+def queue_render_again() -> int:
+    """Queue render_again unless it is queued already; how many rows wait for it
+    (housekeeping's step)."""
+    waiting = sum(rendered_by_an_older_release(m).count() for m in (Post, Comment))
+    queued = DBTaskResult.objects.filter(
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+        task_path=render_again.module_path,
+    ).exists()
+    if waiting and not queued:
+        render_again.enqueue()
+    return waiting
+
+
+@task()
+def render_again() -> str:
+    """Render again what an older release rendered (headings from <h1>, no highlighting, ...),
+    so that a post looks as if written today without its author saving it.
+
+    A batch at a time, each in a short transaction of its own: rows an author is saving right
+    now are skipped (their save renders them). Only the HTML and summary change, never
+    updated_date. The public pages are retired once, at the end.
+    """
+    until = time.monotonic() + RENDER_AGAIN_SECONDS
+    done, more = 0, False
+    for model in (Post, Comment):
+        while not more:
+            count = _render_a_batch_again(model)
+            done += count
+            if count < RENDER_AGAIN_BATCH:
+                break
+            more = time.monotonic() >= until
+    if done:
+        invalidate_public_pages()
+    if more:
+        render_again.enqueue()  # the rest after whatever else waits in the queue
+        return f"rendered {done} again; the rest next"
+    return f"rendered {done} again"
+
+
+def _render_a_batch_again(model) -> int:
+    rows = rendered_by_an_older_release(model).select_for_update(skip_locked=True, of=("self",))
+    if model is Post:
+        rows = rows.prefetch_related(
+            Prefetch("images", PostImage.objects.filter(role=PostImage.BODY), to_attr="body_images")
+        )
+    fields = ["body_html", "summary", "rendering"] if model is Post else ["text_html", "rendering"]
+    with transaction.atomic():
+        batch = list(rows.order_by("pk")[:RENDER_AGAIN_BATCH])
+        for row in batch:
+            if model is Post:
+                row.render(row.body_images)
+            else:
+                row.render()
+            model.objects.filter(pk=row.pk).update(**{f: getattr(row, f) for f in fields})
+    return len(batch)

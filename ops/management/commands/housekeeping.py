@@ -23,6 +23,7 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from blog.media import StorageUnavailable, sweep_orphans
+from blog.tasks import queue_render_again
 from ops.models import OutgoingMail, WorkerBeat
 
 logger = logging.getLogger("ops.housekeeping")
@@ -80,13 +81,15 @@ STEPS = {
     "stale worker beats": prune_worker_beats,
     # Objects in the bucket that no image row refers to (blog.media explains how they come).
     "orphan images": sweep_orphans,
+    # Posts and comments an older release rendered: a task renders them again (blog.tasks).
+    "HTML to render again": queue_render_again,
 }
 
 
 class Command(BaseCommand):
     help = (
         "Delete expired sessions, old login records, finished tasks, sent mail and images "
-        "no post refers to."
+        "no post refers to; queue the rendering again of HTML an older release made."
     )
 
     def handle(self, *args, **options) -> None:
@@ -99,11 +102,11 @@ class Command(BaseCommand):
                             cursor.execute(
                                 f"SET LOCAL statement_timeout = '{STEP_STATEMENT_TIMEOUT}'"
                             )
-                    removed = step()
+                    count = step()
             except (DatabaseError, StorageUnavailable) as exc:
                 logger.error("housekeeping step failed: %s: %s", name, exc)
                 failed.append(name)
             else:
-                logger.info("housekeeping: %s: %d removed", name, removed)
+                logger.info("housekeeping: %s: %d", name, count)
         if failed:
             raise CommandError(f"housekeeping steps failed: {', '.join(failed)}")
