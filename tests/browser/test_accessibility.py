@@ -157,9 +157,7 @@ def _tab_to(page, selector: str, limit: int = 80) -> None:
     raise AssertionError(f"{selector} never got the focus with Tab")
 
 
-def test_an_author_writes_previews_and_publishes_with_the_keyboard_alone(site, browser):
-    base = f"http://localhost:{site.port}"
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _log_in_by_keyboard(page, base: str) -> None:
     page.goto(f"{base}/accounts/login/")
     _tab_to(page, "#id_username")
     page.keyboard.type("ada")
@@ -167,6 +165,12 @@ def test_an_author_writes_previews_and_publishes_with_the_keyboard_alone(site, b
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/")
+
+
+def test_an_author_writes_previews_and_publishes_with_the_keyboard_alone(site, browser):
+    base = f"http://localhost:{site.port}"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _log_in_by_keyboard(page, base)
     _tab_to(page, "a[href='/post/new/']")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/post/new/")
@@ -183,6 +187,38 @@ def test_an_author_writes_previews_and_publishes_with_the_keyboard_alone(site, b
     page.wait_for_selector("text=Published.")
     page.screenshot(path=str(SHOTS / "a11y-keyboard-published.png"), full_page=True)
     assert page.locator("h1").inner_text() == "Typed without a mouse"
+    page.close()
+
+
+def test_an_author_cancels_then_confirms_a_delete_with_the_keyboard_alone(site, browser):
+    base = f"http://localhost:{site.port}"
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    _log_in_by_keyboard(page, base)
+    page.goto(f"{base}/post/new/")
+    page.fill("#id_title", "Soon to go")
+    page.fill("#id_body", "Nothing to keep.")
+    page.click("button[value='publish']")
+    page.wait_for_selector("text=Published.")
+    address = page.url
+
+    for choice in ("Cancel", "Delete"):
+        _tab_to(page, "form[action$='/remove/'] button.danger")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("section.confirm")
+        assert page.url.split("?")[0].endswith("/remove/")
+        assert page.locator("h1").inner_text() == "Delete “Soon to go”?"
+        if choice == "Cancel":
+            _tab_to(page, "section.confirm a")
+            page.keyboard.press("Enter")
+            page.wait_for_url(address)  # back where the button was, the post still there
+            assert page.locator("h1").inner_text() == "Soon to go"
+        else:
+            _tab_to(page, "section.confirm button.danger")
+            assert page.evaluate("document.activeElement.textContent") == choice
+            page.keyboard.press("Enter")
+            page.wait_for_selector("text=Deleted “Soon to go”.")
+    page.screenshot(path=str(SHOTS / "a11y-keyboard-deleted.png"), full_page=True)
+    assert page.goto(address).status == 404
     page.close()
 
 
