@@ -1,5 +1,6 @@
 """Stored XSS: hostile Markdown and HTML never reach a reader as live markup."""
 
+import re
 import time
 from xml.etree import ElementTree
 
@@ -69,6 +70,8 @@ def test_a_one_megabyte_body_renders_in_bounded_time():
 def test_pages_show_hostile_posts_and_comments_as_inert_text(client, payload):
     post = PostFactory(title=payload[:200], body=payload)
     CommentFactory(post=post, text=payload[:5000], author_name=payload[:80], approved=True)
+    # The title's slug in the address: letters, digits and dashes only, percent-encoded.
+    assert re.fullmatch(r"/post/\d+/[a-z0-9%A-F_-]+/", post.get_absolute_url())
     for url in (post.get_absolute_url(), "/", "/feed/"):
         response = client.get(url)
         assert response.status_code == 200
