@@ -129,13 +129,14 @@ class PooledConnection(psycopg.Connection):
     Before handing a connection out, psycopg_pool checks it with `conn.execute("")`
     (ConnectionPool.check_connection, which Django installs when CONN_HEALTH_CHECKS is on).
     Django gives no other way to pass the pool a check of our own, so the empty statement is
-    guarded here, and only it: a frozen server cannot hold a request in the check.
+    guarded here, and only it: a frozen server cannot hold a request in the check, nor past
+    the request's own deadline.
     ops/tests/test_failures.py freezes a real PostgreSQL to hold this to psycopg_pool.
     """
 
     def execute(self, query, params=None, **kwargs):
         if query == "":
-            with deadline(self, CHECK_DEADLINE):
+            with deadline(self, within_deadline(CHECK_DEADLINE)):
                 return super().execute(query, params, **kwargs)
         return super().execute(query, params, **kwargs)
 
@@ -146,12 +147,12 @@ def time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-def pool_wait(timeout: float) -> float:
-    """How long to wait for a pooled connection: `timeout`, or less when the current request
-    has less left (ops.postgresql). A request past its deadline gets only a connection that
-    is free at once."""
+def within_deadline(seconds: float) -> float:
+    """`seconds`, or the current request's time left when that is shorter (0 once it has
+    passed): for the hops with a limit of their own, the wait for a pooled connection
+    (ops.postgresql) and its health check."""
     left = time_left()
-    return timeout if left is None else max(0.0, min(timeout, left))
+    return seconds if left is None else max(0.0, min(seconds, left))
 
 
 class RequestDeadlineMiddleware:

@@ -5,10 +5,12 @@ psycopg_pool waits up to its own `timeout` (DATABASE_POOL_TIMEOUT) for a connect
 Django asks it with no timeout of its own. A request that has spent part of REQUEST_DEADLINE
 (a read tried again during a failover, ops.failover) would then wait past its deadline. So
 each wait is the pool's timeout or the time the request has left, whichever is shorter
-(ops.deadlines.pool_wait). Outside a request (commands, the worker) nothing changes.
+(ops.deadlines.within_deadline), and so is the health check of the connection it gets
+(ops.deadlines.PooledConnection). Outside a request (commands, the worker) nothing changes.
 """
 
 from django.db.backends.postgresql import base
+from psycopg_pool import PoolTimeout
 
 from ops import deadlines
 
@@ -21,7 +23,9 @@ class DeadlinePool:
 
     def getconn(self, timeout: float | None = None):
         if timeout is None:
-            timeout = deadlines.pool_wait(self._pool.timeout)
+            timeout = deadlines.within_deadline(self._pool.timeout)
+            if timeout <= 0:
+                raise PoolTimeout("the request's deadline has passed")
         return self._pool.getconn(timeout)
 
     def __getattr__(self, name: str):
