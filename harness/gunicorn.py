@@ -68,14 +68,34 @@ def collectstatic(env: dict[str, str]) -> None:
     )
 
 
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate_locked", "-v0"],
+def manage(env: dict[str, str], *args: str) -> str:
+    """`python manage.py *args` in `env`; what it printed (it must succeed)."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
+        text=True,
+    ).stdout
+
+
+def migrate(env: dict[str, str]) -> None:
+    manage(env, "migrate_locked", "-v0")
+
+
+def site_with_editor(database_url: str, editor: tuple[str, str], **extra: str) -> dict[str, str]:
+    """production_env(database_url, **extra), its database migrated, with `editor` (user name,
+    password) as the superuser the admin Job would make (ensure_superuser)."""
+    env = production_env(
+        database_url,
+        DJANGO_SUPERUSER_USERNAME=editor[0],
+        DJANGO_SUPERUSER_PASSWORD=editor[1],
+        **extra,
     )
+    migrate(env)
+    manage(env, "ensure_superuser")
+    return env
 
 
 class Gunicorn:

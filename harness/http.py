@@ -50,6 +50,17 @@ def login(
     return submit_form(session, f"{base_url}/accounts/login/", form, headers)
 
 
+def logged_in(
+    base_url: str, username: str, password: str, headers: dict[str, str] | None = None
+) -> requests.Session:
+    """A new session, logged in through the login form (or an AssertionError)."""
+    session = requests.Session()
+    answer = login(session, base_url, username, password, headers)
+    if answer.status_code != 302:
+        raise AssertionError(f"login as {username} answered {answer.status_code}")
+    return session
+
+
 def signed_in_as(username: str) -> bytes:
     """What every page's header shows to a signed-in user (templates/base.html)."""
     return f'title="Signed in: your author page">{username}</a>'.encode()

@@ -6,8 +6,6 @@ docs/operations.md states ("Deadlines", "When a dependency fails").
 """
 
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,10 +13,9 @@ import uuid
 import pytest
 import requests
 
-from harness.gunicorn import Gunicorn, migrate, production_env
-from harness.http import login, post_url, signed_in_as, submit_form
+from harness.gunicorn import Gunicorn, site_with_editor
+from harness.http import logged_in, post_url, signed_in_as, submit_form
 from harness.load import RequestLoop
-from harness.paths import ROOT
 from harness.servers import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.slow
@@ -33,25 +30,11 @@ LIVENESS_BOUND = 1.0
 
 
 def _site(pg: PostgresServer, redis: RedisServer, **extra: str) -> dict[str, str]:
-    env = production_env(
-        pg.url,
-        REDIS_URL=redis.url,
-        DJANGO_SUPERUSER_USERNAME=EDITOR[0],
-        DJANGO_SUPERUSER_PASSWORD=EDITOR[1],
-        **extra,
-    )
-    migrate(env)
-    subprocess.run(
-        [sys.executable, "manage.py", "ensure_superuser"],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    return env
+    return site_with_editor(pg.url, EDITOR, REDIS_URL=redis.url, **extra)
 
 
 def _logged_in(app: Gunicorn) -> requests.Session:
-    session = requests.Session()
-    assert login(session, app.url, *EDITOR, HOST).status_code == 302
-    return session
+    return logged_in(app.url, *EDITOR, HOST)
 
 
 def _publish(app: Gunicorn, session: requests.Session, title: str) -> str:

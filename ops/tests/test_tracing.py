@@ -1,16 +1,12 @@
 """Traces from real processes (gunicorn with the production settings, a task worker) to a real
 OTLP/HTTP receiver, turned on by the standard OTEL_* variables only."""
 
-import subprocess
-import sys
-
 import pytest
 import requests
 
-from harness.gunicorn import Gunicorn, migrate, production_env
+from harness.gunicorn import Gunicorn, site_with_editor
 from harness.http import login, post_url, submit_form
 from harness.otlp import OtlpReceiver
-from harness.paths import ROOT
 from harness.worker import WorkerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -23,20 +19,14 @@ SERVER, CONSUMER = 2, 5  # the protocol's SpanKind numbers
 @pytest.fixture(scope="module")
 def site(pg_server, redis_server):
     with OtlpReceiver() as otlp:
-        env = production_env(
+        env = site_with_editor(
             pg_server.url,
+            EDITOR,
             REDIS_URL=redis_server.url,
-            DJANGO_SUPERUSER_USERNAME=EDITOR[0],
-            DJANGO_SUPERUSER_PASSWORD=EDITOR[1],
             DJANGO_SUPERUSER_EMAIL="tracer@example.com",
             MODERATION_MAIL_DELAY="0",
             **otlp.env("kubeblog-web"),
         )
-        migrate(env)
-        subprocess.run(
-            [sys.executable, "manage.py", "ensure_superuser"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
-        )  # fmt: skip
         with Gunicorn(env) as app:
             yield app, otlp, pg_server
 

@@ -3,14 +3,11 @@ and as an author: no violation. And a keyboard-only author: write, preview, publ
 
 Screenshots of each page at both widths go to build/screenshots/a11y-*.png."""
 
-import subprocess
-import sys
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from harness.gunicorn import Gunicorn, production_env
-from harness.paths import BUILD, ROOT, project_version
+from harness.gunicorn import Gunicorn, manage, production_env
+from harness.paths import BUILD, project_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,16 +64,9 @@ def site(pg_server, redis_server, s3_server):
         APP_VERSION=project_version(),
         **s3_server.env(),
     )
-    seeded = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SEED],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    seeded = manage(env, "shell", "-c", SEED)
     with Gunicorn(env) as server:
-        server.rich = int(seeded.stdout.strip().splitlines()[-1])
+        server.rich = int(seeded.strip().splitlines()[-1])
         yield server
 
 

@@ -2,16 +2,14 @@
 the comment from the moderation queue."""
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 from playwright.sync_api import expect
 
 from blog.tests import imagefiles
-from harness.gunicorn import Gunicorn, production_env
-from harness.paths import BUILD, ROOT, project_version
+from harness.gunicorn import Gunicorn, manage, production_env
+from harness.paths import BUILD, project_version
 from harness.worker import WorkerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,20 +27,13 @@ def site(pg_server, redis_server, s3_server):
         THEME_COLOR="orange",
         **s3_server.env(),  # images come from the bucket, another origin than the pages
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from django.contrib.auth.models import User;"
-            f"User.objects.filter(username='writer').exists() or "
-            f"User.objects.create_user('writer', password='{PASSWORD}')",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User;"
+        f"User.objects.filter(username='writer').exists() or "
+        f"User.objects.create_user('writer', password='{PASSWORD}')",
     )
     worker = WorkerProcess(pg_server.url, **{k: v for k, v in env.items() if k != "PATH"})
     with Gunicorn(env) as server:

@@ -11,8 +11,6 @@ gunicorn replicas, a task worker, PostgreSQL and Redis, all on 127.0.0.1.
 
 import io
 import re
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 
@@ -21,9 +19,8 @@ import requests
 from PIL import Image
 
 from blog.tests import imagefiles
-from harness.gunicorn import Gunicorn, migrate, production_env
-from harness.http import login, post_url, submit_form
-from harness.paths import ROOT
+from harness.gunicorn import Gunicorn, site_with_editor
+from harness.http import logged_in, post_url, submit_form
 from harness.s3 import S3Server
 from harness.servers import PostgresServer, RedisServer
 from harness.worker import WorkerProcess, wait_until
@@ -36,26 +33,12 @@ NOT_STORED = "The image could not be stored just now, so nothing was saved."
 
 
 def _site(pg, redis, s3) -> dict[str, str]:
-    env = production_env(
-        pg.url,
-        REDIS_URL=redis.url,
-        DJANGO_SUPERUSER_USERNAME=EDITOR[0],
-        DJANGO_SUPERUSER_PASSWORD=EDITOR[1],
-        APP_PAGE_CACHE="false",  # every read below sees the latest state
-        **s3.env(),
-    )
-    migrate(env)
-    subprocess.run(
-        [sys.executable, "manage.py", "ensure_superuser"],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    return env
+    # No page cache: every read below sees the latest state.
+    return site_with_editor(pg.url, EDITOR, REDIS_URL=redis.url, APP_PAGE_CACHE="false", **s3.env())
 
 
 def _logged_in(app: Gunicorn) -> requests.Session:
-    session = requests.Session()
-    assert login(session, app.url, *EDITOR, HOST).status_code == 302
-    return session
+    return logged_in(app.url, *EDITOR, HOST)
 
 
 def _send_post(session, app, title: str, image: tuple[str, bytes, str], alt: str = "An alt"):
