@@ -57,10 +57,6 @@ def _status(answer) -> int | str:
     return answer if isinstance(answer, str) else answer.status_code
 
 
-def _status(answer) -> int | str:
-    return answer if isinstance(answer, str) else answer.status_code
-
-
 def _live(app: Gunicorn) -> requests.Response:
     return requests.get(f"http://127.0.0.1:{app.metrics_port}/healthz", timeout=5)
 
